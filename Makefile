@@ -1,0 +1,27 @@
+# Two commands on a fresh machine: `make report` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: install report test lint clean
+
+install: $(STAMP)
+
+# Reinstall when the declared dependencies change.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (customer-activity-report)" >/dev/null
+	touch $(STAMP)
+
+report: $(STAMP)
+	$(PY) -m helpers run --params params/sample.yaml --out outputs/sample
+
+test: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+clean:
+	rm -rf outputs/sample outputs/notebook

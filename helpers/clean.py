@@ -1,0 +1,185 @@
+"""Clean: the spec's cleaning rules, as Ibis expressions over the raw all-text events.
+
+In order: trim every cell (blank -> null); parse ``datetime`` to UTC; give every row the
+first exclusion reason that applies (spec order, :data:`EXCLUSION_REASONS`); and pull out of
+``params`` the few values the objectives read. Nothing is dropped silently: every row is
+either analysed or listed in :attr:`Cleaned.rejected` with its reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+
+from helpers.errors import SourceError
+from helpers.params import ReportParams
+from helpers.sources import ROW
+
+#: Exclusion reasons, in the order the spec applies them (first that applies wins).
+EXCLUSION_REASONS = (
+    "invalid_datetime",
+    "missing_session_id",
+    "missing_user_id",
+    "non_production_env",
+    "internal_ip",
+    "duplicate_event",
+)
+
+#: is_internal_ip values that mean "internal" (compared trimmed, case-insensitively).
+_TRUTHY = ("true", "1", "yes", "t")
+
+# A date, optionally a time (minutes, seconds and any fraction optional), optionally a zone.
+# Matched against the upper-cased cell, so "t", "z" and "utc" are accepted too.
+_DATETIME = (
+    r"^(\d{4}-\d{2}-\d{2})"
+    r"(?:[T ](\d{2}:\d{2}(?::\d{2})?)(?:[.,](\d+))?)?"
+    r" *(Z|UTC|[+-]\d{2}(?::?\d{2})?)?$"
+)
+# A plain decimal number: what "a string that parses as a finite number" accepts.
+_NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
+
+_MICROS = 1_000_000
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    """The two halves of the input: every row lands in exactly one of them."""
+
+    events: ir.Table  # analysed rows, typed; one row per event, ``_seq`` = journey order
+    rejected: ir.Table  # excluded rows: ``_row`` and ``reason``
+
+
+def clean_events(raw: ir.Table, params: ReportParams) -> Cleaned:
+    """Split raw events into analysed events and rejected rows, following the spec's cleaning."""
+    _require_user_column(raw, params)
+    cells = raw.select(
+        *[_trimmed(raw[c]).name(c) for c in raw.columns if c != ROW], raw[ROW]
+    )
+    with_reason = cells.mutate(
+        _ts_us=utc_microseconds(cells.datetime),
+    ).mutate(reason=lambda t: _exclusion_reason(t, params))
+
+    rejected = with_reason.filter(with_reason.reason.notnull()).select(ROW, "reason")
+    analysed = with_reason.filter(with_reason.reason.isnull())
+    return Cleaned(events=_typed_events(analysed, params), rejected=rejected)
+
+
+def utc_microseconds(text: ir.StringValue) -> ir.IntegerValue:
+    """Microseconds since 1970-01-01 UTC for a datetime cell, or null when it cannot be parsed.
+
+    Accepts ``2021-01-23 11:57:09.286 UTC`` (any fraction length, or none), ISO 8601 with
+    ``T``, ``Z`` or a ``±HH:MM`` offset (also ``±HHMM``, ``±HH``), and naive times, taken as
+    UTC. A date alone is midnight UTC. Fractions beyond microseconds are truncated.
+    Integer arithmetic keeps durations exact: 5.001 s is never rounded to 5 s.
+    """
+    upper = text.upper()
+    date = upper.re_extract(_DATETIME, 1).nullif("")
+    clock = upper.re_extract(_DATETIME, 2).nullif("")
+    fraction = upper.re_extract(_DATETIME, 3).nullif("")
+    zone = upper.re_extract(_DATETIME, 4).nullif("")
+
+    clock = ibis.ifelse(clock.length() == 5, clock.concat(":00"), clock).fill_null("00:00:00")
+    # try_cast validates the calendar too: 2021-02-30 or 25:00 becomes null.
+    whole = date.concat(" ", clock).try_cast("timestamp")
+    micros = fraction.concat("000000").substr(0, 6).cast("int64").fill_null(0)
+
+    zone_digits = zone.replace(":", "")
+    sign = ibis.ifelse(zone_digits.startswith("-"), -1, 1)
+    offset_minutes = ibis.ifelse(
+        zone_digits.re_search(r"^[+-]\d"),
+        sign
+        * (
+            zone_digits.substr(1, 2).cast("int64") * 60
+            + zone_digits.substr(3, 2).nullif("").cast("int64").fill_null(0)
+        ),
+        0,
+    )
+    valid = upper.re_search(_DATETIME) & whole.notnull()
+    return ibis.ifelse(
+        valid,
+        whole.epoch_seconds().cast("int64") * _MICROS + micros - offset_minutes * 60 * _MICROS,
+        ibis.null("int64"),
+    )
+
+
+def finite_price(node: ir.JSONValue) -> ir.FloatingValue:
+    """The price of a ``params.event_content.price`` JSON value, or null when it is not a price.
+
+    A JSON number, or a string that parses as a finite number after trimming ("1200",
+    " 1200.5 "). Booleans, null, lists, objects, other strings and non-finite numbers are not.
+    """
+    text = node.str.strip()
+    number = ibis.coalesce(
+        node.float,
+        ibis.ifelse(text.re_search(_NUMBER), text.try_cast("float64"), ibis.null("float64")),
+    )
+    return ibis.ifelse(number.isnan() | number.isinf(), ibis.null("float64"), number)
+
+
+def _trimmed(column: ir.Column) -> ir.Column:
+    """Trim a text cell; an empty or all-blank cell becomes null."""
+    return column.strip().nullif("")
+
+
+def _require_user_column(raw: ir.Table, params: ReportParams) -> None:
+    if params.user_column not in raw.columns:
+        raise SourceError(
+            f"user_column is {params.user_column!r} but the events have no such column "
+            f"(columns: {', '.join(c for c in raw.columns if c != ROW)}). "
+            f"Use --set user_column=session_id, or export the {params.user_column} column."
+        )
+
+
+def _exclusion_reason(t: ir.Table, params: ReportParams) -> ir.StringValue:
+    env = t.env.lower()
+    internal = t.is_internal_ip.lower().isin(_TRUTHY).fill_null(False)
+    # Identical rows share every earlier reason (each depends only on the row's own cells), so
+    # numbering duplicates over all rows marks exactly the later copies of analysable rows.
+    copy_number = ibis.row_number().over(
+        group_by=[c for c in t.columns if c not in (ROW, "_ts_us")], order_by=t[ROW]
+    )
+    rules = [
+        (t._ts_us.isnull(), "invalid_datetime"),
+        (t.session_id.isnull(), "missing_session_id"),
+    ]
+    if params.user_column != "session_id":
+        rules.append((t[params.user_column].isnull(), "missing_user_id"))
+    rules.append(
+        (env.isnull() | ~env.isin([e.lower() for e in params.environments]), "non_production_env")
+    )
+    if params.exclude_internal_traffic:
+        rules.append((internal, "internal_ip"))
+    rules.append((copy_number > 0, "duplicate_event"))
+    return ibis.cases(*rules, else_=ibis.null("string"))
+
+
+def _typed_events(analysed: ir.Table, params: ReportParams) -> ir.Table:
+    """The analysed events with exactly the columns the objectives read."""
+    doc = analysed.params.try_cast("json")
+    content = doc["event_content"]
+    price_node = content["price"]
+    price = finite_price(price_node)
+    request_id = doc["page"]["request_id"]
+    currency = content["currency"].str.strip().upper()
+    events = analysed.select(
+        ROW,
+        ts_us=analysed._ts_us,
+        user_id=analysed[params.user_column],
+        session_id=analysed.session_id,
+        page_type=analysed.page_type,
+        event_type=analysed.event_type,
+        om_source=analysed.om_source,
+        device_class=analysed.device_class,
+        # Not a JSON object (invalid, null, a list, blank): treated as {} and counted.
+        params_invalid=doc.map.isnull(),
+        price=price,
+        price_invalid=price_node.notnull() & price.isnull(),
+        currency_matches=(currency == params.price_currency.upper()).fill_null(False),
+        has_request_id=(
+            (request_id.str.strip().length() > 0).fill_null(False) | request_id.float.notnull()
+        ),
+    )
+    # One global order for every journey: by time, ties by input order.
+    return events.mutate(_seq=ibis.row_number().over(order_by=[events.ts_us, events[ROW]]))

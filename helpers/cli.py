@@ -1,0 +1,129 @@
+"""The command line: ``python -m helpers run ...`` and ``python -m helpers synth ...``.
+
+Exit codes: 0 success; 2 a problem the user can fix (the message says what and how); 1 a
+notebook cell failed or an unexpected error (a bug: rerun with --debug for the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from helpers.errors import ReportError
+from helpers.params import load_params
+from helpers.run import NotebookError, run_report
+
+EXIT_OK, EXIT_FAILED, EXIT_USER_ERROR = 0, 1, 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.command(args)
+    except ReportError as exc:
+        _fail(args, f"error: {exc}")
+        return EXIT_USER_ERROR
+    except NotebookError as exc:
+        _fail(args, f"error: {exc}")
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        _fail(args, "interrupted: no output was replaced.")
+        return 130
+    except Exception as exc:
+        _fail(
+            args,
+            f"internal error ({type(exc).__name__}: {exc}). This is a bug in the report, not "
+            f"in your data or parameters; rerun with --debug for the traceback and report it.",
+        )
+        return EXIT_FAILED
+
+
+def _run(args: argparse.Namespace) -> int:
+    overrides = list(args.set or [])
+    if args.source is not None:
+        overrides.append(f"source={args.source}")
+    files: list[str | None] = list(args.params or []) or [None]
+    status = EXIT_OK
+    for file in files:
+        out = Path(args.out)
+        if len(files) > 1:  # a batch: one directory per parameter set
+            out = out / Path(file).stem
+        try:
+            params = load_params([file] if file else [], _quoted(overrides))
+            written = run_report(params, out, json_only=args.json_only)
+        except ReportError as exc:
+            if len(files) == 1:
+                raise
+            _fail(args, f"error in {file}: {exc}")
+            status = max(status, EXIT_USER_ERROR)
+            continue
+        for path in written.values():
+            print(path)
+    return status
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from helpers.synthetic import write_synthetic_events
+
+    try:
+        print(write_synthetic_events(args.out, rows=args.rows, seed=args.seed))
+    except ValueError as exc:
+        raise ReportError(str(exc)) from None
+    return EXIT_OK
+
+
+def _quoted(overrides: list[str]) -> list[str]:
+    # --source is a path, not YAML: quote it so "2021-01-23.csv" or "yes.csv" stay strings.
+    return [
+        f"source={_yaml_string(o.partition('=')[2])}" if o.startswith("source=") else o
+        for o in overrides
+    ]
+
+
+def _yaml_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _fail(args: argparse.Namespace, message: str) -> None:
+    if getattr(args, "debug", False):
+        import traceback
+
+        traceback.print_exc()
+    print(message, file=sys.stderr)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers", description="Customer activity report."
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="compute the report (report.json, HTML, notebook)")
+    run.add_argument("--source", help="events file (.csv, .csv.gz, .parquet); default: sample")
+    run.add_argument("--out", default="outputs/report", help="output directory")
+    run.add_argument(
+        "--params",
+        action="append",
+        metavar="FILE",
+        help="YAML parameter set; give several for a batch (one directory each)",
+    )
+    run.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override one parameter (VALUE read as YAML), e.g. --set price_threshold=1500",
+    )
+    run.add_argument(
+        "--json-only", action="store_true", help="write report.json without the notebook"
+    )
+    run.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    run.set_defaults(command=_run)
+
+    synth = commands.add_parser("synth", help="write deterministic synthetic events")
+    synth.add_argument("--rows", type=int, required=True, help="number of events")
+    synth.add_argument("--seed", type=int, default=0, help="random seed")
+    synth.add_argument("out", help="output file: .csv, .csv.gz or .parquet")
+    synth.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    synth.set_defaults(command=_synth)
+    return parser

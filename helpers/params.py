@@ -1,0 +1,183 @@
+"""The report's parameters: one typed definition shared by the notebook, `params/*.yaml` and the CLI.
+
+The notebook's ``parameters`` cell holds one variable per field below (a test keeps the two in
+step); the YAML files and ``--set KEY=VALUE`` overrides are validated by the same model, so an
+unknown key or a bad value is refused with the same message wherever it comes from.
+
+Credentials are never parameter values: only paths (``credentials``) appear here, and papermill
+writes these parameters into the executed notebook.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from helpers.errors import ParameterError
+
+#: The bundled sample, used when no ``source`` is given.
+SAMPLE_SOURCE = Path(__file__).resolve().parent.parent / "data" / "sample_events.csv.gz"
+
+#: The parameters written into report.json's ``parameters`` block (the spec's contract).
+REPORTED_PARAMETERS = (
+    "user_column",
+    "environments",
+    "exclude_internal_traffic",
+    "short_session_seconds",
+    "price_threshold",
+    "price_currency",
+)
+
+
+class ReportParams(BaseModel):
+    """Everything a report run can be told. Defaults reproduce the spec's defaults."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str | None = Field(
+        default=None,
+        description="Events to analyse: a CSV (.csv, .csv.gz) or Parquet path. None = the bundled sample.",
+    )
+    user_column: Literal["session_id", "visitor_id"] = Field(
+        default="session_id",
+        description="Which column identifies a user: the cookie's session_id (the brief's definition) or visitor_id.",
+    )
+    environments: list[str] = Field(
+        default=["production"],
+        min_length=1,
+        description="Values of env (compared case-insensitively) whose rows are analysed.",
+    )
+    exclude_internal_traffic: bool = Field(
+        default=True, description="Exclude rows whose is_internal_ip is true."
+    )
+    short_session_seconds: int | float = Field(
+        default=5, ge=0, description="A session lasting at most this many seconds is short."
+    )
+    # int | float keeps numbers "as given" in report.json: 1200 stays 1200, not 1200.0.
+    price_threshold: int | float = Field(
+        default=1200, description="Price-filter events are compared with this price."
+    )
+    price_currency: str = Field(
+        default="EUR",
+        min_length=1,
+        description="Sessions with a price-filter event in another currency are ignored.",
+    )
+
+    @field_validator("short_session_seconds", "price_threshold", mode="before")
+    @classmethod
+    def _not_bool(cls, value: Any) -> Any:
+        # YAML reads `yes` as True; pydantic would then quietly take it as 1.
+        if isinstance(value, bool):
+            raise ValueError("must be a number, not a boolean")
+        return value
+
+    @field_validator("short_session_seconds", "price_threshold")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+
+    @field_validator("environments")
+    @classmethod
+    def _non_blank(cls, value: list[str]) -> list[str]:
+        cleaned = [v.strip() for v in value]
+        if any(not v for v in cleaned):
+            raise ValueError("environment names must not be blank")
+        return cleaned
+
+    @field_validator("price_currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value.strip()
+
+    # -- building -----------------------------------------------------------------------------
+
+    @classmethod
+    def build(cls, values: Mapping[str, Any], *, origin: str = "parameters") -> ReportParams:
+        """Validate ``values``; any problem becomes one ParameterError naming every bad key."""
+        unknown = sorted(set(values) - set(cls.model_fields))
+        if unknown:
+            raise ParameterError(
+                f"{origin}: unknown parameter(s) {', '.join(map(repr, unknown))}. "
+                f"Known parameters: {', '.join(cls.model_fields)}."
+            )
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']} "
+                f"(got {err['input']!r})"
+                for err in exc.errors()
+            )
+            raise ParameterError(f"{origin}: {problems}.") from None
+
+    @classmethod
+    def from_namespace(cls, namespace: Mapping[str, Any]) -> ReportParams:
+        """Pick this model's fields out of a namespace, such as the notebook's ``globals()``."""
+        return cls.build(
+            {k: namespace[k] for k in cls.model_fields if k in namespace},
+            origin="notebook parameters",
+        )
+
+    def reported(self) -> dict[str, Any]:
+        """The parameters as report.json shows them (no source, never a credential)."""
+        dumped = self.model_dump(mode="json")
+        return {k: dumped[k] for k in REPORTED_PARAMETERS}
+
+    @property
+    def source_path(self) -> str:
+        return self.source if self.source is not None else str(SAMPLE_SOURCE)
+
+
+def load_params(
+    files: list[str | Path] | None = None, overrides: list[str] | None = None
+) -> ReportParams:
+    """Merge YAML parameter files (later wins) and ``KEY=VALUE`` overrides (VALUE read as YAML)."""
+    values: dict[str, Any] = {}
+    origins: list[str] = []
+    for file in files or []:
+        values.update(_read_yaml(Path(file)))
+        origins.append(str(file))
+    for item in overrides or []:
+        key, value = parse_override(item)
+        values[key] = value
+        origins.append(f"--set {item}")
+    return ReportParams.build(values, origin=" + ".join(origins) or "parameters")
+
+
+def parse_override(item: str) -> tuple[str, Any]:
+    """``'price_threshold=1500'`` -> ``('price_threshold', 1500)``; the value is read as YAML."""
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        raise ParameterError(
+            f"--set {item!r}: expected KEY=VALUE, for example --set price_threshold=1500."
+        )
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        raise ParameterError(f"--set {item!r}: the value is not valid YAML ({exc}).") from None
+    return key.strip(), value
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ParameterError(f"parameter file {path} does not exist (look in params/ for examples).")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ParameterError(f"parameter file {path} is not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ParameterError(
+            f"parameter file {path} must hold a mapping of KEY: VALUE, not {type(data).__name__}."
+        )
+    return data

@@ -1,0 +1,230 @@
+"""Report: run the pipeline once and assemble report.json, validated against its JSON Schema.
+
+:func:`build_report` is the one computation behind every number the notebook, the HTML and
+report.json show. :func:`write_outputs` writes report.json and the rejected rows atomically
+(temporary file, then rename), so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import IO, Any
+
+import ibis
+import ibis.expr.types as ir
+import jsonschema
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from helpers import objectives as obj
+from helpers.clean import EXCLUSION_REASONS, clean_events
+from helpers.params import ReportParams
+from helpers.sources import ROW, RawEvents, read_events
+
+SCHEMA_VERSION = "1.0.0"
+REPORT_FILE = "report.json"
+REJECTED_FILE = "rejected_rows.csv"
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Cells a spreadsheet would run as a formula (OWASP's list); prefixed with ' when written out.
+_FORMULA_START = r"^[=+\-@\t\r]"
+
+
+@dataclass(frozen=True)
+class Report:
+    """A computed report: the JSON document and the rejected rows behind its exclusion counts."""
+
+    data: dict[str, Any]
+    rejected: pa.Table  # the raw rows excluded, with source_row and reason
+
+    @property
+    def objectives(self) -> dict[str, Any]:
+        return self.data["objectives"]
+
+    @property
+    def data_quality(self) -> dict[str, Any]:
+        return self.data["data_quality"]
+
+
+def build_report(params: ReportParams, *, raw: RawEvents | None = None) -> Report:
+    """Load, clean and answer every objective for ``params``; validate the result."""
+    raw = raw if raw is not None else read_events(params.source_path)
+    con = ibis.duckdb.connect()
+    cleaned = clean_events(con.create_table("raw_events", raw.table), params)
+    # Materialise each grain once; every objective reads these instead of rescanning the input.
+    events = cleaned.events.cache()
+    rejected = cleaned.rejected.to_pyarrow()
+    users = obj.users(events).cache()
+    sessions = obj.sessions(events).cache()
+
+    data = {
+        "schema_version": SCHEMA_VERSION,
+        "generated_at": _now(),
+        "source": raw.source,
+        "parameters": params.reported(),
+        "period": _period(events),
+        "data_quality": _data_quality(raw.table.num_rows, events, rejected),
+        "objectives": _objectives(events, users, sessions, params),
+    }
+    validate(data)
+    return Report(data=data, rejected=_rejected_rows(raw.table, rejected))
+
+
+def validate(data: dict[str, Any]) -> None:
+    """Raise jsonschema.ValidationError unless ``data`` follows the shipped report schema."""
+    jsonschema.validate(data, report_schema())
+
+
+@cache
+def report_schema() -> dict[str, Any]:
+    """The JSON Schema of report.json, shipped in the package beside this module."""
+    return json.loads(resources.files("helpers").joinpath("report.schema.json").read_text())
+
+
+def write_outputs(report: Report, out_dir: str | os.PathLike) -> dict[str, Path]:
+    """Write report.json and rejected_rows.csv into ``out_dir``; return their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"report": out / REPORT_FILE, "rejected": out / REJECTED_FILE}
+    with atomic_write(paths["report"], "w") as fh:
+        json.dump(report.data, fh, indent=2, ensure_ascii=False)
+        fh.write("\n")
+    with atomic_write(paths["rejected"], "wb") as fh:
+        pacsv.write_csv(_neutralised(report.rejected), fh)
+    return paths
+
+
+@contextmanager
+def atomic_write(path: Path, mode: str) -> Iterator[IO[Any]]:
+    """Open a temporary file beside ``path``; rename it over ``path`` only if the block succeeds."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode, **({"encoding": "utf-8"} if "b" not in mode else {})) as fh:
+            yield fh
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs are ordinary files
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# -- assembling ----------------------------------------------------------------------------------
+
+
+def _objectives(
+    events: ir.Table, users: ir.Table, sessions: ir.Table, params: ReportParams
+) -> dict[str, Any]:
+    return {
+        "users_total": _int(obj.users_total(users)),
+        "users_by_device_class": _counts(obj.users_by_device_class(users), "device_class"),
+        "users_by_first_om_source": _counts(obj.users_by_first_om_source(users), "om_source"),
+        "short_sessions": {
+            "max_duration_seconds": params.short_session_seconds,
+            **_ints(obj.short_sessions(events, sessions, params)),
+        },
+        "users_search_then_apartment_view": _int(obj.users_search_then_apartment_view(users)),
+        "users_clicked_book_now": _int(obj.users_clicked_book_now(users)),
+        "users_search_start_request_draft": _int(obj.users_search_start_request_draft(users)),
+        "price_filter": {
+            "threshold": params.price_threshold,
+            "currency": params.price_currency,
+            **_ints(obj.price_filter(events, params)),
+        },
+        "users_with_request_id": _int(obj.users_with_request_id(users)),
+    }
+
+
+def _data_quality(rows_read: int, events: ir.Table, rejected: pa.Table) -> dict[str, Any]:
+    by_reason = {reason: 0 for reason in EXCLUSION_REASONS}
+    for row in rejected.group_by("reason").aggregate([("reason", "count")]).to_pylist():
+        by_reason[row["reason"]] = row["reason_count"]
+    flags = events.aggregate(
+        rows=events.count(),
+        params_invalid=events.params_invalid.sum(),
+        price_invalid=events.price_invalid.sum(),
+    ).to_pyarrow().to_pylist()[0]
+    quality = {
+        "rows_read": rows_read,
+        "rows_analysed": int(flags["rows"]),
+        "rows_excluded": by_reason,
+        "params_invalid": int(flags["params_invalid"] or 0),
+        "price_invalid": int(flags["price_invalid"] or 0),
+    }
+    # Nothing is lost: a mismatch here is a bug in cleaning, never acceptable output.
+    if quality["rows_analysed"] + sum(by_reason.values()) != rows_read:
+        raise AssertionError(f"rows do not reconcile: {quality}")
+    return quality
+
+
+def _period(events: ir.Table) -> dict[str, str | None]:
+    span = (
+        events.aggregate(first=events.ts_us.min(), last=events.ts_us.max())
+        .to_pyarrow()
+        .to_pylist()[0]
+    )
+    return {"first_event": _iso(span["first"]), "last_event": _iso(span["last"])}
+
+
+def _rejected_rows(raw: pa.Table, rejected: pa.Table) -> pa.Table:
+    """The raw rows excluded, in input order, with their 1-based row in the source and reason."""
+    rejected = rejected.sort_by(ROW)
+    rows = raw.take(rejected.column(ROW))
+    # Row 1 is the header, so the first event is row 2: the row number a spreadsheet shows.
+    source_row = pc.add(rejected.column(ROW), 2)
+    return rows.drop_columns([ROW]).add_column(0, "reason", rejected.column("reason")).add_column(
+        0, "source_row", source_row
+    )
+
+
+def _neutralised(table: pa.Table) -> pa.Table:
+    """Prefix cells a spreadsheet would treat as formulas with ``'`` (CSV injection)."""
+    columns = []
+    for column in table.columns:
+        if pa.types.is_string(column.type):
+            risky = pc.match_substring_regex(column, _FORMULA_START)
+            column = pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
+        columns.append(column)
+    return pa.table(columns, names=table.column_names)
+
+
+def _counts(expr: ir.Table, key: str) -> dict[str, int]:
+    rows = expr.to_pyarrow().to_pylist()
+    rows.sort(key=lambda r: (-r["users"], r[key]))
+    return {r[key]: int(r["users"]) for r in rows}
+
+
+def _ints(exprs: dict[str, ir.Scalar]) -> dict[str, int]:
+    return {name: _int(expr) for name, expr in exprs.items()}
+
+
+def _int(expr: ir.Scalar) -> int:
+    value = expr.execute()
+    return int(value) if value is not None else 0
+
+
+def _iso(micros: int | None) -> str | None:
+    if micros is None:
+        return None
+    moment = _EPOCH + timedelta(microseconds=int(micros))
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+

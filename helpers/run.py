@@ -1,0 +1,132 @@
+"""Run: execute the master notebook with papermill and export it to HTML without code cells.
+
+A run writes into a staging directory beside the output directory and moves each file into
+place only when every step has succeeded, so a failed run never overwrites the last good
+report. ``json_only`` skips the notebook for fast batch use: the numbers come from the same
+:func:`helpers.report.build_report` either way.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import papermill
+from nbconvert import HTMLExporter
+from papermill.exceptions import PapermillExecutionError
+
+from helpers.errors import ReportError
+from helpers.params import ReportParams
+from helpers.report import REJECTED_FILE, REPORT_FILE, build_report, write_outputs
+
+NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "customer_activity.ipynb"
+NOTEBOOK_FILE = "report.ipynb"
+HTML_FILE = "report.html"
+FAILED_NOTEBOOK_FILE = "report.failed.ipynb"
+_TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+class NotebookError(Exception):
+    """A notebook cell failed; the executed notebook was kept for inspection."""
+
+    def __init__(self, message: str, notebook: Path):
+        super().__init__(message)
+        self.notebook = notebook
+
+
+def run_report(
+    params: ReportParams, out_dir: str | os.PathLike, *, json_only: bool = False
+) -> dict[str, Path]:
+    """Write report.json and rejected_rows.csv (and, unless ``json_only``, the executed
+    notebook and the HTML) into ``out_dir``; return the paths written."""
+    out = Path(out_dir).resolve()
+    params = _with_absolute_source(params)
+    _make_dir(out)
+    if json_only:
+        return write_outputs(build_report(params), out)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
+    try:
+        _execute_notebook(params, staging, failed_copy=out / FAILED_NOTEBOOK_FILE)
+        (staging / HTML_FILE).write_text(html_of(staging / NOTEBOOK_FILE), encoding="utf-8")
+        written = {}
+        for name, file in (
+            ("report", REPORT_FILE),
+            ("rejected", REJECTED_FILE),
+            ("notebook", NOTEBOOK_FILE),
+            ("html", HTML_FILE),
+        ):
+            os.replace(staging / file, out / file)
+            written[name] = out / file
+        (out / FAILED_NOTEBOOK_FILE).unlink(missing_ok=True)
+        return written
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def notebook_parameters(params: ReportParams, out_dir: Path) -> dict[str, Any]:
+    """What papermill injects: every report parameter, plus where to write. Paths only."""
+    return {**params.model_dump(mode="json"), "out_dir": str(out_dir)}
+
+
+def html_of(notebook: Path) -> str:
+    """The executed notebook as one self-contained HTML page, without code cells or prompts."""
+    exporter = HTMLExporter(
+        template_name="lab",
+        template_file=str(_TEMPLATES / "report.html.j2"),  # extends lab's index.html.j2
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        embed_images=True,
+    )
+    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+    return body
+
+
+def _execute_notebook(params: ReportParams, staging: Path, *, failed_copy: Path) -> None:
+    executed = staging / NOTEBOOK_FILE
+    try:
+        papermill.execute_notebook(
+            str(NOTEBOOK),
+            str(executed),
+            parameters=notebook_parameters(params, staging),
+            kernel_name="python3",
+            cwd=str(NOTEBOOK.parent),
+            progress_bar=False,
+            report_mode=False,
+        )
+    except PapermillExecutionError as exc:
+        if exc.ename in _USER_ERRORS:
+            # A mistake the user can fix (bad file, missing column): say it plainly.
+            raise ReportError(exc.evalue) from None
+        shutil.copyfile(executed, failed_copy)
+        raise NotebookError(
+            f"notebook cell {exc.exec_count} failed with {exc.ename}: {exc.evalue}. "
+            f"The executed notebook is at {failed_copy}; the previous report was left as it was.",
+            failed_copy,
+        ) from None
+
+
+_USER_ERRORS = {cls.__name__ for cls in (ReportError, *ReportError.__subclasses__())}
+
+
+def _with_absolute_source(params: ReportParams) -> ReportParams:
+    # The notebook runs in notebooks/, so a path relative to the caller must be made absolute.
+    if params.source is None or "://" in params.source or params.source.startswith("gsheet:"):
+        return params
+    return params.model_copy(update={"source": str(Path(params.source).expanduser().resolve())})
+
+
+def _make_dir(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-")
+        probe.close()
+    except OSError as exc:
+        raise ReportError(
+            f"cannot write to the output directory {out}: {exc.strerror}. "
+            f"Choose another --out or fix its permissions."
+        ) from None

@@ -1,0 +1,209 @@
+"""Sources: read raw events into one all-text Arrow table, exactly as the file holds them.
+
+Every cell arrives as a string (typed Parquet columns are rendered as text) so that cleaning
+has one set of rules whatever the source. Headers are normalised as the spec says (trimmed,
+lower-cased, spaces to ``_``), and a column ``_row`` records the input order, so that events
+with the same datetime break ties the same way on every backend.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from helpers.errors import SourceError
+
+#: Columns every events table must have (after header normalisation).
+REQUIRED_COLUMNS = (
+    "datetime",
+    "session_id",
+    "page_type",
+    "event_type",
+    "params",
+    "om_source",
+    "device_class",
+    "env",
+    "is_internal_ip",
+)
+#: Columns used when present.
+OPTIONAL_COLUMNS = ("visitor_id", "test_groups")
+#: The input-order column added at load time.
+ROW = "_row"
+
+_CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv")
+_PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+@dataclass(frozen=True)
+class RawEvents:
+    """The events as read: all-string columns with normalised names, plus ``_row``."""
+
+    table: pa.Table
+    source: dict[str, Any]  # report.json's "source" block: kind, name, sha256 -- never a secret
+
+
+def read_events(source: str) -> RawEvents:
+    """Read a CSV (.csv, .csv.gz, .tsv) or Parquet (.parquet) events file."""
+    path = Path(source).expanduser()
+    kind = _kind_of(path)
+    if not path.exists():
+        raise SourceError(f"The events file {path} does not exist. Check the --source path.")
+    if path.is_dir():
+        raise SourceError(
+            f"{path} is a directory; give the path of one events file (.csv, .csv.gz or .parquet)."
+        )
+    table = _read_csv(path) if kind == "csv" else _read_parquet(path)
+    table = normalise_headers(table, origin=str(path))
+    return RawEvents(
+        table=with_row_numbers(table),
+        source={"kind": kind, "name": path.name, "sha256": _sha256(path)},
+    )
+
+
+def normalise_header(name: str) -> str:
+    """``' Session ID '`` -> ``'session_id'``: trimmed, lower-cased, spaces turned into ``_``."""
+    return "_".join(name.strip().lower().split(" "))
+
+
+def normalise_headers(table: pa.Table, *, origin: str) -> pa.Table:
+    """Rename columns as the spec says, refuse duplicates, and check the required ones are there."""
+    found = [str(n) for n in table.column_names]
+    names = [normalise_header(n.lstrip("\ufeff")) or f"unnamed_{i + 1}" for i, n in enumerate(found)]
+    seen: dict[str, str] = {}
+    for original, name in zip(found, names, strict=True):
+        if name in seen:
+            raise SourceError(
+                f"{origin}: the headers {seen[name]!r} and {original!r} both mean the column "
+                f"{name!r}. Rename or remove one of them."
+            )
+        seen[name] = original
+    missing = [c for c in REQUIRED_COLUMNS if c not in seen]
+    if missing:
+        raise SourceError(
+            f"{origin}: missing required column(s) {', '.join(missing)}. "
+            f"Headers found: {', '.join(repr(h) for h in found) or 'none'}. "
+            f"Headers are matched after trimming, lower-casing and turning spaces into '_'."
+        )
+    return table.rename_columns(names)
+
+
+def with_row_numbers(table: pa.Table) -> pa.Table:
+    """Append ``_row`` (0-based input order) after casting every column to text."""
+    columns = [_as_text(table.column(i), table.column_names[i]) for i in range(table.num_columns)]
+    text = pa.table(columns, names=table.column_names)
+    return text.append_column(ROW, pa.array(np.arange(text.num_rows, dtype=np.int64)))
+
+
+def _kind_of(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith(_CSV_SUFFIXES):
+        return "csv"
+    if name.endswith(_PARQUET_SUFFIXES):
+        return "parquet"
+    raise SourceError(
+        f"Cannot tell what kind of file {path} is. Use a CSV ({', '.join(_CSV_SUFFIXES)}) "
+        f"or Parquet ({', '.join(_PARQUET_SUFFIXES)}) file."
+    )
+
+
+def _open_text_head(path: Path) -> str:
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as fh:
+            head = fh.read(1 << 16)
+    except (OSError, EOFError) as exc:
+        raise SourceError(f"{path} could not be read: {exc}.") from None
+    if b"\x00" in head:
+        raise SourceError(f"{path} looks like a binary file, not CSV text. Export it as CSV.")
+    try:
+        return head.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not just a character cut at the end of the buffer
+            raise SourceError(
+                f"{path} is not UTF-8 text (byte {exc.start}). Save it as CSV UTF-8."
+            ) from None
+        return head[: exc.start].decode("utf-8-sig")
+
+
+def _read_csv(path: Path) -> pa.Table:
+    head = _open_text_head(path)
+    first_line = head.splitlines()[0] if head.strip() else ""
+    if not first_line.strip():
+        raise SourceError(f"{path} is empty: it has no header row.")
+    delimiter = _delimiter(path, first_line)
+    header = next(csv.reader(io.StringIO(first_line), delimiter=delimiter))
+    try:
+        return pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in header},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise SourceError(
+            f"{path} could not be parsed as CSV: {exc}. Check that it is a comma-separated "
+            f"UTF-8 export with one header row."
+        ) from None
+
+
+def _delimiter(path: Path, first_line: str) -> str:
+    if path.name.lower().endswith(".tsv"):
+        return "\t"
+    # Spreadsheet exports in some locales use ';'. The header has no JSON, so counting is safe.
+    return ";" if first_line.count(";") > first_line.count(",") else ","
+
+
+def _read_parquet(path: Path) -> pa.Table:
+    try:
+        return pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise SourceError(f"{path} could not be read as Parquet: {exc}.") from None
+
+
+def _as_text(column: pa.ChunkedArray, name: str) -> pa.ChunkedArray:
+    kind = column.type
+    if pa.types.is_string(kind):
+        return column
+    if pa.types.is_large_string(kind) or pa.types.is_dictionary(kind):
+        return column.cast(pa.string())
+    if pa.types.is_timestamp(kind) and kind.tz is None:
+        # A naive timestamp is UTC by the spec; say so, so it is not re-read as local time.
+        return pc.binary_join_element_wise(column.cast(pa.string()), " UTC", "")
+    if pa.types.is_null(kind):
+        return pa.chunked_array([pa.nulls(len(column), pa.string())])
+    if (
+        pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_boolean(kind)
+        or pa.types.is_timestamp(kind)
+        or pa.types.is_date(kind)
+        or pa.types.is_decimal(kind)
+    ):
+        return column.cast(pa.string())
+    raise SourceError(
+        f"column {name!r} has type {kind}, which cannot be read as text. "
+        f"Export it as a string (for params, the JSON text)."
+    )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
