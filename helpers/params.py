@@ -1,4 +1,4 @@
-"""The report's parameters: one typed definition shared by the notebook, `params/*.yaml` and the CLI.
+"""The report's parameters: one typed definition for the notebook, `params/*.yaml` and the CLI.
 
 The notebook's ``parameters`` cell holds one variable per field below (a test keeps the two in
 step); the YAML files and ``--set KEY=VALUE`` overrides are validated by the same model, so an
@@ -41,11 +41,11 @@ class ReportParams(BaseModel):
 
     source: str | None = Field(
         default=None,
-        description="Events to analyse: a CSV (.csv, .csv.gz) or Parquet path. None = the bundled sample.",
+        description="Events to analyse: a CSV (.csv, .csv.gz) or Parquet path; None: the sample.",
     )
     user_column: Literal["session_id", "visitor_id"] = Field(
         default="session_id",
-        description="Which column identifies a user: the cookie's session_id (the brief's definition) or visitor_id.",
+        description="The column that identifies a user: session_id (the cookie) or visitor_id.",
     )
     environments: list[str] = Field(
         default=["production"],
@@ -169,7 +169,9 @@ def parse_override(item: str) -> tuple[str, Any]:
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
-        raise ParameterError(f"parameter file {path} does not exist (look in params/ for examples).")
+        raise ParameterError(
+            f"parameter file {path} does not exist (look in params/ for examples)."
+        )
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:

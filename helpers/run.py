@@ -123,8 +123,8 @@ def _with_absolute_source(params: ReportParams) -> ReportParams:
 def _make_dir(out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-")
-        probe.close()
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-"):
+            pass
     except OSError as exc:
         raise ReportError(
             f"cannot write to the output directory {out}: {exc.strerror}. "

@@ -79,7 +79,9 @@ def normalise_header(name: str) -> str:
 def normalise_headers(table: pa.Table, *, origin: str) -> pa.Table:
     """Rename columns as the spec says, refuse duplicates, and check the required ones are there."""
     found = [str(n) for n in table.column_names]
-    names = [normalise_header(n.lstrip("\ufeff")) or f"unnamed_{i + 1}" for i, n in enumerate(found)]
+    names = [
+        normalise_header(n.lstrip("\ufeff")) or f"unnamed_{i + 1}" for i, n in enumerate(found)
+    ]
     seen: dict[str, str] = {}
     for original, name in zip(found, names, strict=True):
         if name in seen:
@@ -129,7 +131,8 @@ def _open_text_head(path: Path) -> str:
     try:
         return head.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 4:  # not just a character cut at the end of the buffer
+        cut_at_the_end = len(head) == 1 << 16 and exc.start >= len(head) - 3
+        if not cut_at_the_end:
             raise SourceError(
                 f"{path} is not UTF-8 text (byte {exc.start}). Save it as CSV UTF-8."
             ) from None

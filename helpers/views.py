@@ -18,10 +18,10 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")  # no display: charts are rendered to PNG bytes
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from helpers import objectives  # noqa: E402
-from helpers.report import Report  # noqa: E402
+from helpers import objectives
+from helpers.report import Report
 
 #: Plain-words labels for the KPI tiles and sub-counts.
 _LABELS = {

@@ -1,4 +1,4 @@
-"""Shared fixtures: hand-made event tables written to real files and run through the real pipeline."""
+"""Fixtures: hand-made event tables, written to real files and run through the real pipeline."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def write_csv(path: Path, rows: list[dict[str, str]], columns: list[str] | None 
 
 @pytest.fixture
 def report_of(tmp_path: Path) -> Callable[..., Report]:
-    """Build the report for hand-made rows: ``report_of([event(...), ...], price_threshold=1500)``."""
+    """The report of hand-made rows: ``report_of([event(...)], price_threshold=1500)``."""
     counter = iter(range(10_000))
 
     def run(rows: list[dict[str, str]], **params: Any) -> Report:

@@ -108,7 +108,8 @@ def test_a_one_event_session_lasts_zero_seconds(report_of) -> None:
 def test_a_session_across_midnight(report_of) -> None:
     rows = [
         event(session_id="night", datetime="2021-01-23 23:59:58.500 UTC"),
-        event(session_id="night", datetime="2021-01-24 00:00:02.500 UTC", page_type="apartment_view"),
+        event(session_id="night", datetime="2021-01-24 00:00:02.500 UTC",
+              page_type="apartment_view"),
         event(session_id="long", datetime="2021-01-23 23:59:58 UTC"),
         event(session_id="long", datetime="2021-01-24 00:00:04 UTC"),
     ]

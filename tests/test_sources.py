@@ -1,0 +1,127 @@
+"""Sources: headers as the spec matches them, text kept as written, clear errors otherwise."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import COLUMNS, event, write_csv
+
+from helpers.errors import SourceError
+from helpers.sources import ROW, read_events
+
+
+def test_headers_are_trimmed_lower_cased_and_underscored(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    header = [" Datetime ", "Session ID", "PAGE_TYPE", "Event Type", "params", "OM Source",
+              "device class", "Env", "is internal ip", "Note"]
+    path.write_text("\ufeff" + ",".join(header) + "\n" + ",".join(["x"] * 10) + "\n")
+    table = read_events(str(path)).table
+    assert table.column_names == [*COLUMNS[:-1], "note", ROW]
+
+
+def test_cells_stay_text_as_written(tmp_path: Path) -> None:
+    rows = [event(session_id="00123", om_source="1,5", params='{"page": {"request_id": 7}}')]
+    table = read_events(str(write_csv(tmp_path / "e.csv", rows))).table
+    assert table.column("session_id").to_pylist() == ["00123"]
+    assert table.column("om_source").to_pylist() == ["1,5"]
+    assert table.column(ROW).to_pylist() == [0]
+
+
+def test_missing_required_columns_are_all_named(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text("datetime,Session ID,params\n2021-01-23,1,{}\n")
+    with pytest.raises(SourceError) as caught:
+        read_events(str(path))
+    message = str(caught.value)
+    for column in ("page_type", "event_type", "om_source", "device_class", "env", "is_internal_ip"):
+        assert column in message
+    assert "'Session ID'" in message  # the headers found
+
+
+def test_duplicate_headers_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text(",".join([*COLUMNS, "Session ID"]) + "\n")
+    with pytest.raises(SourceError, match="'session_id' and 'Session ID'"):
+        read_events(str(path))
+
+
+def test_gzip_semicolon_and_header_only_files(tmp_path: Path) -> None:
+    gz = tmp_path / "events.csv.gz"
+    with gzip.open(gz, "wt") as fh:
+        fh.write(";".join(COLUMNS) + "\n" + ";".join(event().values()).replace("{}", "{}") + "\n")
+    assert read_events(str(gz)).table.num_rows == 1
+    header_only = tmp_path / "header.csv"
+    header_only.write_text(",".join(COLUMNS) + "\n")
+    assert read_events(str(header_only)).table.num_rows == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("missing.csv", None, "does not exist"),
+        ("events.xlsx", b"PK", "Cannot tell what kind of file"),
+        ("empty.csv", b"", "empty"),
+        ("binary.csv", b"\x00\x01\x02\x03datetime", "binary"),
+        ("latin1.csv", "datetime,session_id,caf\xe9\n".encode("latin-1"), "not UTF-8"),
+        ("broken.parquet", b"not parquet at all", "could not be read as Parquet"),
+    ],
+)
+def test_unreadable_sources_say_what_to_do(
+    tmp_path: Path, name: str, content: bytes | None, message: str
+) -> None:
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(SourceError, match=message):
+        read_events(str(path))
+
+
+def test_a_directory_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "events.csv").mkdir()
+    with pytest.raises(SourceError, match="directory"):
+        read_events(str(tmp_path / "events.csv"))
+
+
+def test_typed_parquet_columns_are_read_as_text(tmp_path: Path) -> None:
+    moment = datetime(2021, 1, 23, 11, 57, 9, 286000)
+    table = pa.table({
+        "datetime": pa.array([moment], pa.timestamp("ms")),
+        "session_id": pa.array([123], pa.int64()),
+        **{c: pa.array(["x"]) for c in COLUMNS[2:8]},
+        "is_internal_ip": pa.array([False]),
+        "aware": pa.array([moment.replace(tzinfo=UTC)], pa.timestamp("us", tz="UTC")),
+    })
+    pq.write_table(table, tmp_path / "e.parquet")
+    raw = read_events(str(tmp_path / "e.parquet"))
+    row = raw.table.to_pylist()[0]
+    assert row["datetime"] == "2021-01-23 11:57:09.286 UTC"
+    assert row["session_id"] == "123"
+    assert row["is_internal_ip"] == "false"
+    assert raw.source["kind"] == "parquet"
+
+
+def test_unsupported_parquet_types_are_named(tmp_path: Path) -> None:
+    table = pa.table({
+        **{c: pa.array(["x"]) for c in COLUMNS[:-1]},
+        "tags": pa.array([["a", "b"]]),
+    })
+    pq.write_table(table, tmp_path / "e.parquet")
+    with pytest.raises(SourceError, match="'tags'"):
+        read_events(str(tmp_path / "e.parquet"))
+
+
+def test_source_block_names_the_file_and_its_hash(tmp_path: Path) -> None:
+    import hashlib
+
+    path = write_csv(tmp_path / "events.csv", [event()])
+    source = read_events(str(path)).source
+    assert source == {
+        "kind": "csv",
+        "name": "events.csv",
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+    }
