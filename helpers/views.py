@@ -1,7 +1,8 @@
 """Views: what the notebook and its HTML show, drawn from a computed :class:`Report`.
 
-Every figure is rendered with ``data-key`` (its path in report.json) and ``data-value`` (the
-exact number), so tests can check that the HTML and the notebook show report.json's numbers.
+Every figure is rendered with ``data-key`` (its JSON Pointer, RFC 6901, in report.json) and
+``data-value`` (the exact number), so tests can check that the HTML and the notebook show
+report.json's numbers.
 Every string that comes from the data is HTML-escaped. Charts are inline PNGs (matplotlib),
 so the exported HTML needs no network.
 """
@@ -57,14 +58,14 @@ def summary(report: Report) -> Html:
     """The eight answers as tiles, the period covered and one data-quality line."""
     o = report.objectives
     tiles = [
-        _tile("objectives.users_total", o["users_total"], "users analysed"),
+        _tile(pointer("objectives", "users_total"), o["users_total"], "users analysed"),
         _tile(
-            "objectives.short_sessions.sessions",
+            pointer("objectives", "short_sessions", "sessions"),
             o["short_sessions"]["sessions"],
             f"short sessions (≤ {o['short_sessions']['max_duration_seconds']} s)",
         ),
         *(
-            _tile(f"objectives.{key}", o[key], _LABELS[key])
+            _tile(pointer("objectives", key), o[key], _LABELS[key])
             for key in (
                 "users_search_then_apartment_view",
                 "users_clicked_book_now",
@@ -73,7 +74,7 @@ def summary(report: Report) -> Html:
             )
         ),
         _tile(
-            "objectives.price_filter.users_above",
+            pointer("objectives", "price_filter", "users_above"),
             o["price_filter"]["users_above"],
             f"users filtering above {o['price_filter']['threshold']} "
             f"{o['price_filter']['currency']}",
@@ -84,7 +85,7 @@ def summary(report: Report) -> Html:
     if top_device is not None:
         tiles.append(
             _tile(
-                f"objectives.users_by_device_class.{top_device}",
+                pointer("objectives", "users_by_device_class", top_device),
                 o["users_by_device_class"][top_device],
                 f"users first seen on {top_device}",
             )
@@ -92,7 +93,7 @@ def summary(report: Report) -> Html:
     if top_source is not None:
         tiles.append(
             _tile(
-                f"objectives.users_by_first_om_source.{top_source}",
+                pointer("objectives", "users_by_first_om_source", top_source),
                 o["users_by_first_om_source"][top_source],
                 f"users whose first source is {top_source}",
             )
@@ -108,11 +109,11 @@ def section(report: Report, key: str) -> Html:
     value = report.objectives[key]
     parts = [f'<p class="car-definition">{html.escape(definition(key))}</p>']
     if isinstance(value, int):
-        parts.append(_tile(f"objectives.{key}", value, _LABELS.get(key, key)))
+        parts.append(_tile(pointer("objectives", key), value, _LABELS.get(key, key)))
         parts.append(_share(value, report.objectives["users_total"]))
     else:
         counts = {k: v for k, v in value.items() if k not in _SETTINGS}
-        parts.append(_table(f"objectives.{key}", counts, key))
+        parts.append(_table(("objectives", key), counts, key))
         parts.append(_bar_chart(counts, key))
     return Html("".join(parts))
 
@@ -121,10 +122,12 @@ def data_quality(report: Report) -> Html:
     """Rows read, analysed, excluded by reason, and invalid params and prices."""
     q = report.data_quality
     rows = {"rows_read": q["rows_read"], "rows_analysed": q["rows_analysed"]}
-    excluded = {f"rows_excluded.{k}": v for k, v in q["rows_excluded"].items()}
     flags = {"params_invalid": q["params_invalid"], "price_invalid": q["price_invalid"]}
     return Html(
-        _table("data_quality", {**rows, **excluded, **flags}, "data_quality")
+        _table(("data_quality",), rows, "data_quality")
+        + "<p>Rows excluded, by the first reason that applies:</p>"
+        + _table(("data_quality", "rows_excluded"), q["rows_excluded"], "data_quality")
+        + _table(("data_quality",), flags, "data_quality")
         + '<p class="car-note">Excluded rows are written, with their reason and row number, '
         "to <code>rejected_rows.csv</code> beside this report. Rows with invalid params are "
         "still analysed, as if their params were empty.</p>"
@@ -137,6 +140,11 @@ def definition(key: str) -> str:
 
 
 # -- pieces --------------------------------------------------------------------------------------
+
+
+def pointer(*path: str) -> str:
+    """The JSON Pointer of a value in report.json: ``pointer("objectives", "users_total")``."""
+    return "".join("/" + part.replace("~", "~0").replace("/", "~1") for part in path)
 
 
 def _figure(key: str, value: Any) -> str:
@@ -163,10 +171,10 @@ def _label(name: str, key: str) -> str:
     return _LABELS.get(name, name) if key in _LABELLED else name
 
 
-def _table(prefix: str, counts: dict[str, int], key: str) -> str:
+def _table(prefix: tuple[str, ...], counts: dict[str, int], key: str) -> str:
     rows = "".join(
         f"<tr><td>{html.escape(_label(name, key))}</td>"
-        f'<td class="car-num">{_figure(f"{prefix}.{name}", value)}</td></tr>'
+        f'<td class="car-num">{_figure(pointer(*prefix, name), value)}</td></tr>'
         for name, value in counts.items()
     )
     return f'<table class="car-table"><tbody>{rows}</tbody></table>'
@@ -205,7 +213,7 @@ def _quality_line(report: Report) -> str:
     q = report.data_quality
     excluded = sum(q["rows_excluded"].values())
     return (
-        f"{_figure('data_quality.rows_analysed', q['rows_analysed'])} of "
-        f"{_figure('data_quality.rows_read', q['rows_read'])} rows analysed; "
+        f"{_figure(pointer('data_quality', 'rows_analysed'), q['rows_analysed'])} of "
+        f"{_figure(pointer('data_quality', 'rows_read'), q['rows_read'])} rows analysed; "
         f"{excluded:,} excluded (see Data quality)."
     )

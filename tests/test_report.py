@@ -149,12 +149,12 @@ def _report(tmp_path: Path, rows: list[dict], name: str, **params):
     return build_report(ReportParams.build({"source": str(path), **params}))
 
 
-_SLOW = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# Each example runs the whole pipeline: no per-example deadline; tmp_path is shared on purpose.
+_SLOW = {"deadline": None, "suppress_health_check": [HealthCheck.function_scoped_fixture]}
 _USER_COLUMNS = st.sampled_from(["session_id", "visitor_id"])
 
 
-@_SLOW
-@settings(max_examples=20)
+@settings(max_examples=20, **_SLOW)
 @given(rows=_events, seed=st.integers(0, 10_000), user_column=_USER_COLUMNS)
 def test_invariants_on_random_events(tmp_path: Path, rows, seed: int, user_column: str) -> None:
     rows = _with_unique_times(rows)
@@ -190,8 +190,7 @@ def test_invariants_on_random_events(tmp_path: Path, rows, seed: int, user_colum
 # -- agreement with an independent reference implementation ---------------------------------------
 
 
-@_SLOW
-@settings(max_examples=25)
+@settings(max_examples=25, **_SLOW)
 @given(
     rows=_events,
     user_column=_USER_COLUMNS,

@@ -1,0 +1,231 @@
+"""End to end: the real CLI, real papermill and nbconvert, on the bundled sample and on files
+a user could hand it. The notebook and the HTML must show report.json's numbers."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import event, write_csv
+from oracle import reference_report
+
+from helpers.params import SAMPLE_SOURCE, ReportParams
+from helpers.report import build_report, validate
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "helpers", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+
+
+class _Figures(HTMLParser):
+    """Collects (data-key, data-value, shown text) of every figure in a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.figures: list[tuple[str, str, str]] = []
+        self._open: tuple[str, str] | None = None
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        self.tags.append((tag, found))
+        if "data-key" in found:
+            self._open = (found["data-key"] or "", found["data-value"] or "")
+
+    def handle_data(self, data: str) -> None:
+        if self._open:
+            self.figures.append((*self._open, data))
+            self._open = None
+
+
+def _figures(markup: str) -> _Figures:
+    parser = _Figures()
+    parser.feed(markup)
+    return parser
+
+
+def resolve(document: dict, pointer: str) -> object:
+    value: object = document
+    for part in pointer.split("/")[1:]:
+        value = value[part.replace("~1", "/").replace("~0", "~")]  # type: ignore[index]
+    return value
+
+
+def assert_shows_report_numbers(markup: str, report: dict) -> int:
+    figures = _figures(markup).figures
+    for key, value, shown in figures:
+        assert resolve(report, key) == int(value), key
+        assert shown == f"{int(value):,}", key
+    return len({key for key, _, _ in figures})
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sample")
+    result = cli("run", "--params", "params/sample.yaml", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_the_sample_run_writes_every_output(sample_run: Path) -> None:
+    names = {p.name for p in sample_run.iterdir()}
+    assert names == {"report.json", "report.html", "report.ipynb", "rejected_rows.csv"}
+    validate(json.loads((sample_run / "report.json").read_text()))
+
+
+def test_the_sample_report_agrees_with_the_reference_implementation(sample_run: Path) -> None:
+    report = json.loads((sample_run / "report.json").read_text())
+    reference = reference_report(SAMPLE_SOURCE)
+    assert report["data_quality"] == reference["data_quality"]
+    assert report["objectives"] == reference["objectives"]
+    # The sample is meant to exercise every rule: none of these may be trivially zero.
+    quality = report["data_quality"]
+    for reason in ("missing_session_id", "non_production_env", "internal_ip", "duplicate_event"):
+        assert quality["rows_excluded"][reason] > 0, reason
+    assert quality["params_invalid"] > 0 and quality["price_invalid"] > 0
+    assert report["objectives"]["price_filter"]["sessions_ignored_other_currency"] > 0
+
+
+def test_the_html_shows_the_json_numbers_without_code(sample_run: Path) -> None:
+    report = json.loads((sample_run / "report.json").read_text())
+    page = (sample_run / "report.html").read_text()
+    shown = assert_shows_report_numbers(page, report)
+    assert shown >= 40  # every objective, breakdown and data-quality count
+    for key in report["objectives"]:
+        assert f'data-key="/objectives/{key}' in page, key
+    # No code cells, no prompts, nothing fetched from the network.
+    notebook = nbformat.read(ROOT / "notebooks" / "customer_activity.ipynb", as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            assert cell.source.splitlines()[-1] not in page
+    body = re.sub(r"<style.*?</style>", "", page, flags=re.DOTALL)
+    assert "In&nbsp;[" not in body and "Out[" not in body
+    for tag, attrs in _figures(page).tags:
+        for attribute in ("src", "href"):
+            target = attrs.get(attribute) or ""
+            assert not target.startswith(("http:", "https:", "//")), (tag, target)
+    assert "<script src" not in page
+
+
+def test_the_executed_notebook_shows_the_json_numbers(sample_run: Path) -> None:
+    report = json.loads((sample_run / "report.json").read_text())
+    notebook = nbformat.read(sample_run / "report.ipynb", as_version=4)
+    markup = "".join(
+        output.get("data", {}).get("text/html", "")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+    )
+    assert assert_shows_report_numbers(markup, report) >= 40
+    injected = next(c for c in notebook.cells if "injected-parameters" in c.metadata.get("tags", []))
+    assert "price_threshold = 1200" in injected.source
+
+
+def test_json_only_gives_the_same_numbers_without_the_notebook(
+    sample_run: Path, tmp_path: Path
+) -> None:
+    result = cli("run", "--out", str(tmp_path), "--json-only")
+    assert result.returncode == 0, result.stderr
+    assert {p.name for p in tmp_path.iterdir()} == {"report.json", "rejected_rows.csv"}
+    fast = json.loads((tmp_path / "report.json").read_text())
+    full = json.loads((sample_run / "report.json").read_text())
+    for key in ("source", "parameters", "data_quality", "objectives"):
+        assert fast[key] == full[key]
+
+
+def test_a_batch_writes_one_report_per_parameter_set(tmp_path: Path) -> None:
+    result = cli(
+        "run", "--json-only", "--out", str(tmp_path),
+        "--params", "params/sample.yaml", "--params", "params/visitors.yaml",
+        "--set", "price_threshold=1500",
+    )
+    assert result.returncode == 0, result.stderr
+    sample = json.loads((tmp_path / "sample" / "report.json").read_text())
+    visitors = json.loads((tmp_path / "visitors" / "report.json").read_text())
+    assert sample["parameters"]["user_column"] == "session_id"
+    assert visitors["parameters"]["user_column"] == "visitor_id"
+    assert sample["parameters"]["price_threshold"] == visitors["parameters"]["price_threshold"]
+    assert sample["parameters"]["price_threshold"] == 1500
+    assert visitors["objectives"]["users_total"] < sample["objectives"]["users_total"]
+
+
+def test_overrides_reach_the_report(tmp_path: Path) -> None:
+    result = cli(
+        "run", "--json-only", "--out", str(tmp_path),
+        "--set", "environments=[production, development]",
+        "--set", "exclude_internal_traffic=false", "--set", "short_session_seconds=10",
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    default = build_report(ReportParams())
+    assert report["data_quality"]["rows_excluded"]["non_production_env"] == 0
+    assert report["data_quality"]["rows_excluded"]["internal_ip"] == 0
+    assert report["objectives"]["users_total"] > default.objectives["users_total"]
+    assert report["objectives"]["short_sessions"]["max_duration_seconds"] == 10
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--source", "no/such/file.csv"], "does not exist"),
+        (["--set", "price_treshold=1"], "unknown parameter(s) 'price_treshold'"),
+        (["--set", "user_column=visitor"], "user_column"),
+        (["--params", "params/none.yaml"], "does not exist"),
+    ],
+)
+def test_mistakes_get_one_clear_paragraph_and_exit_code_2(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    result = cli("run", "--json-only", "--out", str(tmp_path), *args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    result = cli("run", "--json-only", "--debug", "--out", str(tmp_path), "--source", "nope.csv")
+    assert result.returncode == 2
+    assert "Traceback" in result.stderr
+
+
+def test_a_failed_run_leaves_the_last_good_report(tmp_path: Path) -> None:
+    good = write_csv(tmp_path / "good.csv", [event()])
+    assert cli("run", "--out", str(tmp_path / "out"), "--source", str(good)).returncode == 0
+    before = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
+    bad = tmp_path / "bad.csv"
+    bad.write_text("datetime,session_id\n2021-01-23,1\n")
+    result = cli("run", "--out", str(tmp_path / "out"), "--source", str(bad))
+    assert result.returncode == 2
+    assert "missing required column(s)" in result.stderr
+    assert {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()} == before
+
+
+def test_hostile_strings_from_the_data_are_escaped(tmp_path: Path) -> None:
+    hostile = '<img src=x onerror=alert(1)>'
+    rows = [event(om_source=hostile, device_class="<script>alert(2)</script>")]
+    source = write_csv(tmp_path / "hostile.csv", rows)
+    result = cli("run", "--out", str(tmp_path / "out"), "--source", str(source))
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert hostile not in page
+    assert "<script>alert(2)</script>" not in page
+    assert not [t for t, attrs in _figures(page).tags if t == "img" and attrs.get("src") == "x"]
