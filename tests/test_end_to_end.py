@@ -134,7 +134,8 @@ def test_the_executed_notebook_shows_the_json_numbers(sample_run: Path) -> None:
         for output in cell.get("outputs", [])
     )
     assert assert_shows_report_numbers(markup, report) >= 40
-    injected = next(c for c in notebook.cells if "injected-parameters" in c.metadata.get("tags", []))
+    tags = [c.metadata.get("tags", []) for c in notebook.cells]
+    injected = notebook.cells[next(i for i, t in enumerate(tags) if "injected-parameters" in t)]
     assert "price_threshold = 1200" in injected.source
 
 
