@@ -41,7 +41,23 @@ class ReportParams(BaseModel):
 
     source: str | None = Field(
         default=None,
-        description="Events to analyse: a CSV (.csv, .csv.gz) or Parquet path; None: the sample.",
+        description="Events to analyse: a CSV/Parquet path or a Google Sheet (URL or gsheet:KEY);"
+        " None: the bundled sample.",
+    )
+    worksheet: str | int | None = Field(
+        default=None,
+        description="Google Sheet tab by title or 0-based index; None: the URL's gid or tab 1.",
+    )
+    credentials: str | None = Field(
+        default=None,
+        description="Path of a service-account key file for Google Sheets (never the key itself);"
+        " None: $GOOGLE_APPLICATION_CREDENTIALS, gspread's default, else the public CSV export.",
+    )
+    sheet_max_attempts: int = Field(
+        default=6, ge=1, description="Attempts per Google Sheets request (408, 429, 5xx retried)."
+    )
+    sheet_deadline_seconds: float = Field(
+        default=120, gt=0, description="Time limit per Google Sheets request, retries included."
     )
     user_column: Literal["session_id", "visitor_id"] = Field(
         default="session_id",
@@ -135,6 +151,15 @@ class ReportParams(BaseModel):
     @property
     def source_path(self) -> str:
         return self.source if self.source is not None else str(SAMPLE_SOURCE)
+
+    def sheet_options(self) -> dict[str, Any]:
+        """How to read a Google Sheet source (ignored for files)."""
+        return {
+            "worksheet": self.worksheet,
+            "credentials": self.credentials,
+            "max_attempts": self.sheet_max_attempts,
+            "deadline_seconds": self.sheet_deadline_seconds,
+        }
 
 
 def load_params(

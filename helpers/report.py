@@ -58,7 +58,7 @@ class Report:
 
 def build_report(params: ReportParams, *, raw: RawEvents | None = None) -> Report:
     """Load, clean and answer every objective for ``params``; validate the result."""
-    raw = raw if raw is not None else read_events(params.source_path)
+    raw = raw if raw is not None else read_events(params.source_path, **params.sheet_options())
     con = ibis.duckdb.connect()
     cleaned = clean_events(con.create_table("raw_events", raw.table), params)
     # Materialise each grain once; every objective reads these instead of rescanning the input.

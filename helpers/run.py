@@ -20,6 +20,7 @@ from nbconvert import HTMLExporter
 from papermill.exceptions import PapermillExecutionError
 
 from helpers.errors import ReportError
+from helpers.gsheets import is_google_sheet
 from helpers.params import ReportParams
 from helpers.report import REJECTED_FILE, REPORT_FILE, build_report, write_outputs
 
@@ -114,10 +115,13 @@ _USER_ERRORS = {cls.__name__ for cls in (ReportError, *ReportError.__subclasses_
 
 
 def _with_absolute_source(params: ReportParams) -> ReportParams:
-    # The notebook runs in notebooks/, so a path relative to the caller must be made absolute.
-    if params.source is None or "://" in params.source or params.source.startswith("gsheet:"):
-        return params
-    return params.model_copy(update={"source": str(Path(params.source).expanduser().resolve())})
+    # The notebook runs in notebooks/, so paths relative to the caller must be made absolute.
+    update = {}
+    if params.source is not None and not is_google_sheet(params.source):
+        update["source"] = str(Path(params.source).expanduser().resolve())
+    if params.credentials is not None:
+        update["credentials"] = str(Path(params.credentials).expanduser().resolve())
+    return params.model_copy(update=update)
 
 
 def _make_dir(out: Path) -> None:

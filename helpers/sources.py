@@ -23,6 +23,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from helpers.errors import SourceError
+from helpers.gsheets import is_google_sheet, read_google_sheet
 
 #: Columns every events table must have (after header normalisation).
 REQUIRED_COLUMNS = (
@@ -53,8 +54,13 @@ class RawEvents:
     source: dict[str, Any]  # report.json's "source" block: kind, name, sha256 -- never a secret
 
 
-def read_events(source: str) -> RawEvents:
-    """Read a CSV (.csv, .csv.gz, .tsv) or Parquet (.parquet) events file."""
+def read_events(source: str, **sheet_options: Any) -> RawEvents:
+    """Read a CSV (.csv, .csv.gz, .tsv) or Parquet (.parquet) events file, or a Google Sheet
+    (a sheet URL or ``gsheet:KEY``; ``sheet_options`` go to :func:`read_google_sheet`)."""
+    if is_google_sheet(source):
+        sheet = read_google_sheet(source, **sheet_options)
+        table = normalise_headers(sheet.table, origin=f"Google Sheet {sheet.info['name']!r}")
+        return RawEvents(table=with_row_numbers(table), source=sheet.info)
     path = Path(source).expanduser()
     kind = _kind_of(path)
     if not path.exists():

@@ -82,6 +82,11 @@ def summary(report: Report) -> Html:
     ]
     top_device = next(iter(o["users_by_device_class"]), None)
     top_source = next(iter(o["users_by_first_om_source"]), None)
+    source_label = (
+        "users who came organically (no om_source)"
+        if top_source == objectives.NO_OM_SOURCE
+        else f"users whose first source is {top_source}"
+    )
     if top_device is not None:
         tiles.append(
             _tile(
@@ -95,7 +100,7 @@ def summary(report: Report) -> Html:
             _tile(
                 pointer("objectives", "users_by_first_om_source", top_source),
                 o["users_by_first_om_source"][top_source],
-                f"users whose first source is {top_source}",
+                source_label,
             )
         )
     return Html(
@@ -107,7 +112,7 @@ def summary(report: Report) -> Html:
 def section(report: Report, key: str) -> Html:
     """One objective: its definition (the function's docstring), its numbers, a chart."""
     value = report.objectives[key]
-    parts = [f'<p class="car-definition">{html.escape(definition(key))}</p>']
+    parts = [_definition_html(definition(key))]
     if isinstance(value, int):
         parts.append(_tile(pointer("objectives", key), value, _LABELS.get(key, key)))
         parts.append(_share(value, report.objectives["users_total"]))
@@ -140,6 +145,31 @@ def definition(key: str) -> str:
 
 
 # -- pieces --------------------------------------------------------------------------------------
+
+
+def _definition_html(text: str) -> str:
+    """A docstring as HTML: paragraphs, ``- `` bullet lists, and ````code```` spans."""
+    blocks = []
+    for block in text.split("\n\n"):
+        items, prose = [], []
+        for line in block.splitlines():
+            if line.startswith("- "):
+                items.append(line[2:])
+            elif items and line.startswith("  "):
+                items[-1] += " " + line.strip()
+            else:
+                prose.append(line.strip())
+        if prose:
+            blocks.append(f"<p>{_inline(' '.join(prose))}</p>")
+        if items:
+            blocks.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in items) + "</ul>")
+    return f'<div class="car-definition">{"".join(blocks)}</div>'
+
+
+def _inline(text: str) -> str:
+    escaped = html.escape(text)
+    parts = escaped.split("``")
+    return "".join(f"<code>{part}</code>" if i % 2 else part for i, part in enumerate(parts))
 
 
 def pointer(*path: str) -> str:
