@@ -123,6 +123,11 @@ def _trimmed(column: ir.Column) -> ir.Column:
     return column.strip().nullif("")
 
 
+def _optional(t: ir.Table, column: str) -> ir.StringValue:
+    """An optional input column, or null text when the export does not have it."""
+    return t[column] if column in t.columns else ibis.null("string")
+
+
 def _require_user_column(raw: ir.Table, params: ReportParams) -> None:
     if params.user_column not in raw.columns:
         raise SourceError(
@@ -168,6 +173,8 @@ def _typed_events(analysed: ir.Table, params: ReportParams) -> ir.Table:
         ts_us=analysed._ts_us,
         user_id=analysed[params.user_column],
         session_id=analysed.session_id,
+        visitor_id=_optional(analysed, "visitor_id"),
+        test_groups=_optional(analysed, "test_groups"),
         page_type=analysed.page_type,
         event_type=analysed.event_type,
         om_source=analysed.om_source,
