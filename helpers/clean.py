@@ -8,11 +8,13 @@ either analysed or listed in :attr:`Cleaned.rejected` with its reason.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
 
+from helpers.backend import JsonField, json_field, strip
 from helpers.errors import SourceError
 from helpers.params import ReportParams
 from helpers.sources import ROW
@@ -41,6 +43,7 @@ _DATETIME = (
 _NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
 
 _MICROS = 1_000_000
+_EPOCH = ibis.timestamp("1970-01-01 00:00:00")
 
 
 @dataclass(frozen=True)
@@ -54,8 +57,9 @@ class Cleaned:
 def clean_events(raw: ir.Table, params: ReportParams) -> Cleaned:
     """Split raw events into analysed events and rejected rows, following the spec's cleaning."""
     _require_user_column(raw, params)
+    engine = raw.get_backend().name
     cells = raw.select(
-        *[_trimmed(raw[c]).name(c) for c in raw.columns if c != ROW], raw[ROW]
+        *[strip(engine, raw[c]).nullif("").name(c) for c in raw.columns if c != ROW], raw[ROW]
     )
     with_reason = cells.mutate(
         _ts_us=utc_microseconds(cells.datetime),
@@ -97,30 +101,29 @@ def utc_microseconds(text: ir.StringValue) -> ir.IntegerValue:
         0,
     )
     valid = upper.re_search(_DATETIME) & whole.notnull()
+    # delta() is exact integer arithmetic on every backend (epoch_seconds() is not).
+    since_epoch = whole.delta(_EPOCH, unit="microsecond")
     return ibis.ifelse(
-        valid,
-        whole.epoch_seconds().cast("int64") * _MICROS + micros - offset_minutes * 60 * _MICROS,
-        ibis.null("int64"),
+        valid, since_epoch + micros - offset_minutes * 60 * _MICROS, ibis.null("int64")
     )
 
 
-def finite_price(node: ir.JSONValue) -> ir.FloatingValue:
+def finite_price(price: JsonField, engine: str = "duckdb") -> ir.FloatingValue:
     """The price of a ``params.event_content.price`` JSON value, or null when it is not a price.
 
     A JSON number, or a string that parses as a finite number after trimming ("1200",
     " 1200.5 "). Booleans, null, lists, objects, other strings and non-finite numbers are not.
     """
-    text = node.str.strip()
-    number = ibis.coalesce(
-        node.float,
-        ibis.ifelse(text.re_search(_NUMBER), text.try_cast("float64"), ibis.null("float64")),
+    text = strip(engine, price.text)
+    number = ibis.cases(
+        (price.kind == "number", price.text.try_cast("float64")),
+        ((price.kind == "string") & text.re_search(_NUMBER), text.try_cast("float64")),
+        else_=ibis.null("float64"),
     )
-    return ibis.ifelse(number.isnan() | number.isinf(), ibis.null("float64"), number)
-
-
-def _trimmed(column: ir.Column) -> ir.Column:
-    """Trim a text cell; an empty or all-blank cell becomes null."""
-    return column.strip().nullif("")
+    # Not isnan()/isinf(): on Spark, Ibis's isinf() lets infinity through. Both engines order
+    # NaN above every number, so this one comparison rejects NaN and both infinities.
+    finite = number.abs() <= sys.float_info.max
+    return ibis.ifelse(finite, number, ibis.null("float64"))
 
 
 def _optional(t: ir.Table, column: str) -> ir.StringValue:
@@ -162,12 +165,17 @@ def _exclusion_reason(t: ir.Table, params: ReportParams) -> ir.StringValue:
 
 def _typed_events(analysed: ir.Table, params: ReportParams) -> ir.Table:
     """The analysed events with exactly the columns the objectives read."""
-    doc = analysed.params.try_cast("json")
-    content = doc["event_content"]
-    price_node = content["price"]
-    price = finite_price(price_node)
-    request_id = doc["page"]["request_id"]
-    currency = content["currency"].str.strip().upper()
+    engine = analysed.get_backend().name
+
+    def field(path: str) -> JsonField:
+        return json_field(engine, analysed.params, path)
+
+    price_node, currency, request_id = (
+        field("$.event_content.price"),
+        field("$.event_content.currency"),
+        field("$.page.request_id"),
+    )
+    price = finite_price(price_node, engine)
     events = analysed.select(
         ROW,
         ts_us=analysed._ts_us,
@@ -180,13 +188,18 @@ def _typed_events(analysed: ir.Table, params: ReportParams) -> ir.Table:
         om_source=analysed.om_source,
         device_class=analysed.device_class,
         # Not a JSON object (invalid, null, a list, blank): treated as {} and counted.
-        params_invalid=doc.map.isnull(),
+        params_invalid=(field("$").kind == "object").fill_null(False) == False,  # noqa: E712
         price=price,
-        price_invalid=price_node.notnull() & price.isnull(),
-        currency_matches=(currency == params.price_currency.upper()).fill_null(False),
+        # Present (JSON null included) but not a price.
+        price_invalid=price_node.kind.notnull() & price.isnull(),
+        currency_matches=(
+            (currency.kind == "string")
+            & (strip(engine, currency.text).upper() == params.price_currency.upper())
+        ).fill_null(False),
         has_request_id=(
-            (request_id.str.strip().length() > 0).fill_null(False) | request_id.float.notnull()
-        ),
+            ((request_id.kind == "string") & (strip(engine, request_id.text).length() > 0))
+            | (request_id.kind == "number")
+        ).fill_null(False),
     )
     # One global order for every journey: by time, ties by input order.
     return events.mutate(_seq=ibis.row_number().over(order_by=[events.ts_us, events[ROW]]))

@@ -14,6 +14,7 @@ import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -58,6 +59,19 @@ class ReportParams(BaseModel):
     )
     sheet_deadline_seconds: float = Field(
         default=120, gt=0, description="Time limit per Google Sheets request, retries included."
+    )
+    backend: str = Field(
+        default="duckdb",
+        description="Engine: duckdb (embedded), pyspark, or an Ibis connection URL without a"
+        " password (bigquery://project/dataset, postgres://user@host/db, ...).",
+    )
+    spark_master: str | None = Field(
+        default=None,
+        description="Spark master URL for backend=pyspark; None: the active session, else local.",
+    )
+    table: str | None = Field(
+        default=None,
+        description="Events table in the backend (instead of source), e.g. analytics.events.",
     )
     user_column: Literal["session_id", "visitor_id"] = Field(
         default="session_id",
@@ -106,6 +120,16 @@ class ReportParams(BaseModel):
         if any(not v for v in cleaned):
             raise ValueError("environment names must not be blank")
         return cleaned
+
+    @field_validator("backend")
+    @classmethod
+    def _no_password(cls, value: str) -> str:
+        if "://" in value and urlsplit(value).password:
+            raise ValueError(
+                "holds a password; papermill writes parameters into the executed notebook, so "
+                "give it through the driver's environment (e.g. PGPASSWORD) instead"
+            )
+        return value
 
     @field_validator("price_currency")
     @classmethod

@@ -19,7 +19,6 @@ from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
-import ibis
 import ibis.expr.types as ir
 import jsonschema
 import pyarrow as pa
@@ -27,9 +26,11 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from helpers import objectives as obj
+from helpers.backend import Engine, connect
 from helpers.clean import EXCLUSION_REASONS, clean_events
+from helpers.errors import SourceError
 from helpers.params import ReportParams
-from helpers.sources import ROW, RawEvents, read_events
+from helpers.sources import ROW, RawEvents, read_events, table_events
 
 SCHEMA_VERSION = "1.0.0"
 REPORT_FILE = "report.json"
@@ -58,26 +59,43 @@ class Report:
 
 def build_report(params: ReportParams, *, raw: RawEvents | None = None) -> Report:
     """Load, clean and answer every objective for ``params``; validate the result."""
-    raw = raw if raw is not None else read_events(params.source_path, **params.sheet_options())
-    con = ibis.duckdb.connect()
-    cleaned = clean_events(con.create_table("raw_events", raw.table), params)
+    engine = connect(params.backend, spark_master=params.spark_master)
+    table, source = _raw_events(engine, params, raw)
+    cleaned = clean_events(table, params)
     # Materialise each grain once; every objective reads these instead of rescanning the input.
     events = cleaned.events.cache()
-    rejected = cleaned.rejected.to_pyarrow()
     users = obj.users(events).cache()
     sessions = obj.sessions(events).cache()
+    rejected = _rejected_rows(table, cleaned.rejected)
 
     data = {
         "schema_version": SCHEMA_VERSION,
         "generated_at": _now(),
-        "source": raw.source,
+        "source": source,
         "parameters": params.reported(),
         "period": _period(events),
-        "data_quality": _data_quality(raw.table.num_rows, events, rejected),
+        "data_quality": _data_quality(_int(table.count()), events, rejected),
         "objectives": _objectives(events, users, sessions, params),
     }
     validate(data)
-    return Report(data=data, rejected=_rejected_rows(raw.table, rejected))
+    return Report(data=data, rejected=rejected)
+
+
+def _raw_events(
+    engine: Engine, params: ReportParams, raw: RawEvents | None
+) -> tuple[ir.Table, dict[str, Any]]:
+    """The raw events as a table of the engine, and report.json's source block."""
+    if params.table is not None and raw is None:
+        try:
+            table = engine.con.table(params.table)
+        except Exception as exc:  # each backend raises its own "no such table"
+            raise SourceError(
+                f"the {engine.name} backend has no table {params.table!r} ({exc}). "
+                f"Check the table parameter (with its schema, e.g. analytics.events)."
+            ) from None
+        return table_events(table, origin=params.table), {"kind": "table", "name": params.table}
+    raw = raw if raw is not None else read_events(params.source_path, **params.sheet_options())
+    return engine.load(raw.table), raw.source
 
 
 def validate(data: dict[str, Any]) -> None:
@@ -145,7 +163,7 @@ def _objectives(
 
 
 def _data_quality(rows_read: int, events: ir.Table, rejected: pa.Table) -> dict[str, Any]:
-    by_reason = {reason: 0 for reason in EXCLUSION_REASONS}
+    by_reason = dict.fromkeys(EXCLUSION_REASONS, 0)
     for row in rejected.group_by("reason").aggregate([("reason", "count")]).to_pylist():
         by_reason[row["reason"]] = row["reason_count"]
     flags = events.aggregate(
@@ -175,15 +193,17 @@ def _period(events: ir.Table) -> dict[str, str | None]:
     return {"first_event": _iso(span["first"]), "last_event": _iso(span["last"])}
 
 
-def _rejected_rows(raw: pa.Table, rejected: pa.Table) -> pa.Table:
-    """The raw rows excluded, in input order, with their 1-based row in the source and reason."""
-    rejected = rejected.sort_by(ROW)
-    rows = raw.take(rejected.column(ROW))
-    # Row 1 is the header, so the first event is row 2: the row number a spreadsheet shows.
-    source_row = pc.add(rejected.column(ROW), 2)
-    return rows.drop_columns([ROW]).add_column(0, "reason", rejected.column("reason")).add_column(
-        0, "source_row", source_row
+def _rejected_rows(table: ir.Table, reasons: ir.Table) -> pa.Table:
+    """The raw rows excluded, in input order, with their row in the source and their reason.
+
+    Row 1 is the header, so the first event is row 2: the row number a spreadsheet shows.
+    """
+    rows = table.join(reasons, ROW).order_by(ROW)
+    raw_columns = [rows[c] for c in table.columns if c != ROW]
+    rows = rows.select(
+        (rows[ROW] + 2).name("source_row"), rows.reason.name("reason"), *raw_columns
     )
+    return rows.to_pyarrow()
 
 
 def _neutralised(table: pa.Table) -> pa.Table:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -77,6 +79,17 @@ def read_events(source: str, **sheet_options: Any) -> RawEvents:
     )
 
 
+def table_events(table: ir.Table, *, origin: str) -> ir.Table:
+    """A warehouse table as raw events: normalised headers, every column as text, and ``_row``
+    numbered by all columns (a table has no input order; this keeps ties deterministic)."""
+    names = [normalise_header(c) for c in table.columns]
+    _check_headers(list(table.columns), names, origin=origin)
+    text = table.select(
+        *[table[c].cast("string").name(n) for c, n in zip(table.columns, names, strict=True)]
+    )
+    return text.mutate(**{ROW: ibis.row_number().over(order_by=[text[n] for n in names])})
+
+
 def normalise_header(name: str) -> str:
     """``' Session ID '`` -> ``'session_id'``: trimmed, lower-cased, spaces turned into ``_``."""
     return "_".join(name.strip().lower().split(" "))
@@ -88,6 +101,11 @@ def normalise_headers(table: pa.Table, *, origin: str) -> pa.Table:
     names = [
         normalise_header(n.lstrip("\ufeff")) or f"unnamed_{i + 1}" for i, n in enumerate(found)
     ]
+    _check_headers(found, names, origin=origin)
+    return table.rename_columns(names)
+
+
+def _check_headers(found: list[str], names: list[str], *, origin: str) -> None:
     seen: dict[str, str] = {}
     for original, name in zip(found, names, strict=True):
         if name in seen:
@@ -103,7 +121,6 @@ def normalise_headers(table: pa.Table, *, origin: str) -> pa.Table:
             f"Headers found: {', '.join(repr(h) for h in found) or 'none'}. "
             f"Headers are matched after trimming, lower-casing and turning spaces into '_'."
         )
-    return table.rename_columns(names)
 
 
 def with_row_numbers(table: pa.Table) -> pa.Table:

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 from conftest import event
 
+from helpers.backend import json_field
 from helpers.clean import finite_price, utc_microseconds
 from helpers.report import write_outputs
 
@@ -80,8 +81,8 @@ def test_unparseable_datetimes_are_null(text: str | None) -> None:
     ],
 )
 def test_finite_price(json_value: str, expected: float | None) -> None:
-    table = ibis.memtable(pa.table({"p": [json_value]}))
-    node = table.p.try_cast("json")["price"]
+    table = ibis.duckdb.connect().create_table("prices", pa.table({"p": [json_value]}))
+    node = json_field("duckdb", table.p, "$.price")
     assert table.select(v=finite_price(node)).to_pyarrow().column("v").to_pylist() == [expected]
 
 

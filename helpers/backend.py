@@ -1,0 +1,190 @@
+"""Backend: the one place that knows which engine runs the Ibis expressions.
+
+The objectives and the cleaning are plain Ibis. What differs between engines lives here and
+nowhere else:
+
+- connecting (embedded DuckDB, a local or remote Spark session, any Ibis connection URL) and
+  loading the raw Arrow table into it without losing types (PySpark's memtable goes through
+  pandas and turns nullable columns into NaN, so Spark loads Arrow directly);
+- reading a value out of a JSON text together with its JSON *kind* (string, number, boolean,
+  null, object, array), which the spec needs (a boolean ``request_id`` is not an id, a JSON
+  ``null`` price is an invalid price) and which each engine spells differently;
+- the session time zone, forced to UTC.
+
+Journey order, first/last-by-time and null handling need no special casing: they are built on
+the unique ``_seq`` column with ``argmin``/``argmax``, which every backend supports.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from dataclasses import dataclass
+from typing import Any
+
+import ibis
+import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from helpers.errors import ReportError
+
+DUCKDB, PYSPARK = "duckdb", "pyspark"
+
+
+@dataclass(frozen=True)
+class JsonField:
+    """A value inside a JSON text: its kind (null when absent) and its text."""
+
+    kind: ir.StringValue  # 'string' | 'number' | 'boolean' | 'null' | 'object' | 'array'
+    text: ir.StringValue  # a string's value unquoted; a number or boolean as written
+
+
+@dataclass(frozen=True)
+class Engine:
+    """An Ibis connection and how to put raw events into it."""
+
+    name: str
+    con: Any
+
+    def load(self, raw: pa.Table, name: str = "raw_events") -> ir.Table:
+        """Register the raw events (all text, plus ``_row``) as a table of this engine."""
+        if self.name == PYSPARK:
+            session = self.con._session
+            session.createDataFrame(raw).createOrReplaceTempView(name)
+            return self.con.table(name)
+        return self.con.create_table(name, raw, overwrite=True)
+
+
+def connect(backend: str = DUCKDB, *, spark_master: str | None = None) -> Engine:
+    """Connect to ``duckdb`` (embedded), ``pyspark`` (the active Spark session, else a local
+    one, else ``spark_master``) or any Ibis connection URL (``postgres://...``)."""
+    if backend == DUCKDB:
+        return Engine(DUCKDB, ibis.duckdb.connect())
+    if backend == PYSPARK:
+        return Engine(PYSPARK, ibis.pyspark.connect(_spark_session(spark_master)))
+    if "://" in backend:
+        scheme = backend.split("://", 1)[0]
+        try:
+            return Engine(scheme, ibis.connect(backend))
+        except ImportError as exc:
+            raise ReportError(
+                f"the {scheme} backend needs its driver ({exc}): run "
+                f"`pip install 'ibis-framework[{scheme}]'`."
+            ) from None
+        except Exception as exc:  # the drivers raise their own error types
+            raise ReportError(
+                f"could not connect to {scheme} ({type(exc).__name__}: {exc}). Check the "
+                f"backend URL and that the server is reachable."
+            ) from None
+    raise ReportError(
+        f"unknown backend {backend!r}: use duckdb, pyspark, or an Ibis connection URL such "
+        f"as postgres://user@host/db or bigquery://project/dataset."
+    )
+
+
+def json_field(engine_name: str, doc: ir.StringValue, path: str) -> JsonField:
+    """The value at ``path`` (``$.a.b``) of the JSON text ``doc``; kind and text are null when
+    the text is not JSON or the path is absent."""
+    if engine_name == PYSPARK:
+        variant = _try_parse_json(doc)
+        node = _try_variant_get(variant, path, "variant")
+        return JsonField(
+            kind=_kind(_schema_of_variant(node)),
+            text=_try_variant_get_string(variant, path, "string"),
+        )
+    parsed = doc.try_cast("json")
+    return JsonField(
+        kind=_kind(_json_type(parsed, path)), text=_json_extract_string(parsed, path)
+    )
+
+
+# ASCII whitespace, as Python's str.strip() would see it in an export.
+_BLANKS = r"[ \t\n\r\x0b\x0c]+"
+
+
+def strip(engine_name: str, text: ir.StringValue) -> ir.StringValue:
+    """``text`` without leading and trailing ASCII whitespace.
+
+    Ibis compiles strip() for Spark as TRIM(' \\t\\n\\r\\v\\f' FROM x), and Spark SQL reads
+    ``\\v`` and ``\\f`` as the letters v and f, so "facebook" would lose its f. Spark gets an
+    explicit regular expression instead.
+    """
+    if engine_name == PYSPARK:
+        return text.re_replace(f"^{_BLANKS}|{_BLANKS}$", "")
+    return text.strip()
+
+
+def _kind(engine_type: ir.StringValue) -> ir.StringValue:
+    # DuckDB's json_type and Spark's schema_of_variant, mapped onto JSON's own kinds.
+    upper = engine_type.upper()
+    return ibis.cases(
+        (upper.startswith("OBJECT"), "object"),
+        (upper.startswith("ARRAY"), "array"),
+        (upper.isin(["VARCHAR", "STRING"]), "string"),
+        (upper == "BOOLEAN", "boolean"),
+        (upper.isin(["NULL", "VOID"]), "null"),
+        (upper.notnull(), "number"),
+        else_=ibis.null("string"),
+    )
+
+
+# -- engine functions, called by name -------------------------------------------------------------
+
+
+@ibis.udf.scalar.builtin(name="json_type")
+def _json_type(doc: dt.JSON, path: str) -> str: ...
+
+
+@ibis.udf.scalar.builtin(name="json_extract_string")
+def _json_extract_string(doc: dt.JSON, path: str) -> str: ...
+
+
+@ibis.udf.scalar.builtin(name="try_parse_json")
+def _try_parse_json(doc: str) -> dt.Binary: ...
+
+
+@ibis.udf.scalar.builtin(name="try_variant_get")
+def _try_variant_get(variant: dt.Binary, path: str, kind: str) -> dt.Binary: ...
+
+
+@ibis.udf.scalar.builtin(name="try_variant_get")
+def _try_variant_get_string(variant: dt.Binary, path: str, kind: str) -> str: ...
+
+
+@ibis.udf.scalar.builtin(name="schema_of_variant")
+def _schema_of_variant(variant: dt.Binary) -> str: ...
+
+
+# -- sessions and requirements --------------------------------------------------------------------
+
+
+def _spark_session(master: str | None) -> Any:
+    _require("pyspark", "pyspark", what="the pyspark backend", extra="spark")
+    if shutil.which("java") is None:
+        raise ReportError(
+            "the pyspark backend needs Java 17 or newer, and no `java` was found on PATH. "
+            "Install a JDK (for example `apt-get install openjdk-17-jre-headless`) or set "
+            "JAVA_HOME, or use --set backend=duckdb."
+        )
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None and master is None:
+        session = active  # a notebook attached to a cluster already holds one
+    else:
+        session = (
+            SparkSession.builder.master(master or "local[*]")
+            .appName("customer-activity-report")
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.shuffle.partitions", "8")
+            .getOrCreate()
+        )
+    session.conf.set("spark.sql.session.timeZone", "UTC")
+    return session
+
+
+def _require(module: str, package: str, *, what: str, extra: str | None = None) -> None:
+    if importlib.util.find_spec(module) is None:
+        hint = f"pip install -e '.[{extra}]'" if extra else f"pip install '{package}'"
+        raise ReportError(f"{what} needs the Python package {package}: run `{hint}`.")
