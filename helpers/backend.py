@@ -115,6 +115,23 @@ def strip(engine_name: str, text: ir.StringValue) -> ir.StringValue:
     return text.strip()
 
 
+def object_entries(table: ir.Table, column: str, keep: list[str]) -> ir.Table:
+    """One row per key of the JSON object in ``column``: the ``keep`` columns, ``key`` and
+    ``value`` (a string value as written, any other value as JSON text). Cells that are not a
+    JSON object give no rows."""
+    engine_name = table.get_backend().name
+    if engine_name == PYSPARK:
+        entries = table.select(*keep, entries=_from_json(table[column], "map<string,string>"))
+        entries = entries.filter(entries.entries.notnull())
+        entries = entries.mutate(key=entries.entries.keys().unnest())
+        return entries.select(*keep, "key", value=entries.entries[entries.key])
+    entries = table.select(*keep, entries=table[column].try_cast("json").map)
+    entries = entries.filter(entries.entries.notnull())
+    entries = entries.mutate(key=entries.entries.keys().unnest())
+    node = entries.entries[entries.key]
+    return entries.select(*keep, "key", value=ibis.coalesce(node.str, node.cast("string")))
+
+
 def _kind(engine_type: ir.StringValue) -> ir.StringValue:
     # DuckDB's json_type and Spark's schema_of_variant, mapped onto JSON's own kinds.
     upper = engine_type.upper()
@@ -150,6 +167,10 @@ def _try_variant_get(variant: dt.Binary, path: str, kind: str) -> dt.Binary: ...
 
 @ibis.udf.scalar.builtin(name="try_variant_get")
 def _try_variant_get_string(variant: dt.Binary, path: str, kind: str) -> str: ...
+
+
+@ibis.udf.scalar.builtin(name="from_json")
+def _from_json(doc: str, schema: str) -> dt.Map(dt.string, dt.string): ...
 
 
 @ibis.udf.scalar.builtin(name="schema_of_variant")

@@ -60,6 +60,11 @@ class ReportParams(BaseModel):
     sheet_deadline_seconds: float = Field(
         default=120, gt=0, description="Time limit per Google Sheets request, retries included."
     )
+    control_groups: dict[str, str] = Field(
+        default_factory=dict,
+        description="A/B tests: the control group of each test ({test: group}); a test not"
+        " named here uses its first group alphabetically.",
+    )
     backend: str = Field(
         default="duckdb",
         description="Engine: duckdb (embedded), pyspark, or an Ibis connection URL without a"

@@ -24,15 +24,17 @@ import jsonschema
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+from referencing import Registry, Resource
 
 from helpers import objectives as obj
 from helpers.backend import Engine, connect
 from helpers.clean import EXCLUSION_REASONS, clean_events
 from helpers.errors import SourceError
+from helpers.insights import insights
 from helpers.params import ReportParams
 from helpers.sources import ROW, RawEvents, read_events, table_events
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"  # 1.1: the insights object
 REPORT_FILE = "report.json"
 REJECTED_FILE = "rejected_rows.csv"
 
@@ -76,6 +78,13 @@ def build_report(params: ReportParams, *, raw: RawEvents | None = None) -> Repor
         "period": _period(events),
         "data_quality": _data_quality(_int(table.count()), events, rejected),
         "objectives": _objectives(events, users, sessions, params),
+        "insights": insights(
+            events,
+            users,
+            sessions,
+            control_groups=params.control_groups,
+            short_session_seconds=params.short_session_seconds,
+        ),
     }
     validate(data)
     return Report(data=data, rejected=rejected)
@@ -100,13 +109,28 @@ def _raw_events(
 
 def validate(data: dict[str, Any]) -> None:
     """Raise jsonschema.ValidationError unless ``data`` follows the shipped report schema."""
-    jsonschema.validate(data, report_schema())
+    _validator().validate(data)
+
+
+def report_schema() -> dict[str, Any]:
+    """The JSON Schema of report.json, shipped in the package beside this module."""
+    return _schema("report.schema.json")
 
 
 @cache
-def report_schema() -> dict[str, Any]:
-    """The JSON Schema of report.json, shipped in the package beside this module."""
-    return json.loads(resources.files("helpers").joinpath("report.schema.json").read_text())
+def _validator() -> jsonschema.protocols.Validator:
+    # report.schema.json refers to insights.schema.json by its $id: register both.
+    registry = Registry().with_resources(
+        (schema["$id"], Resource.from_contents(schema))
+        for schema in (_schema("report.schema.json"), _schema("insights.schema.json"))
+    )
+    schema = report_schema()
+    return jsonschema.validators.validator_for(schema)(schema, registry=registry)
+
+
+@cache
+def _schema(name: str) -> dict[str, Any]:
+    return json.loads(resources.files("helpers").joinpath(name).read_text())
 
 
 def write_outputs(report: Report, out_dir: str | os.PathLike) -> dict[str, Path]:

@@ -34,9 +34,18 @@ corners that the cleaning step has to handle.  What the data looks like:
   are in time order except about 2% that sit a few rows off (as when shards are
   concatenated) and about 0.2% that are exact duplicates of the row before.  Blank
   cells are empty strings.
+* **A/B test.**  ``test_groups`` is the JSON text ``{"search_ranking": "A"}`` or ``"B"``:
+  a visitor is assigned once, about 50/50, and every session of the visitor carries the
+  same group, except that about 0.5% of visitors (some of those with several sessions)
+  carry conflicting groups on different sessions.  About 1% of rows leave the cell blank.
+  The planted effect: in group B a visitor on an apartment is more likely to click
+  book-now (the Markov chain's book-now transitions are 35% more likely), so that
+  sessions in B click book-now about a quarter more often than in A.
 
-Everything is drawn from ``numpy.random.default_rng`` seeded with ``(seed, chunk)``, so a
-given ``(rows, seed)`` always gives the same rows and the same bytes on disk.  Rows are
+Everything is drawn from ``numpy.random.default_rng`` seeded with ``(seed, chunk)`` (the A/B
+assignment from its own stream seeded with ``(seed, chunk, 1)``, so adding it left every
+other draw as it was), so a given ``(rows, seed)`` always gives the same rows and the same
+bytes on disk.  Rows are
 produced in chunks of vectorised numpy/pyarrow work, which keeps memory flat however
 many rows are asked for.
 """
@@ -68,6 +77,7 @@ COLUMNS: tuple[str, ...] = (
     "env",
     "is_internal_ip",
     "visitor_id",
+    "test_groups",
 )
 
 _SCHEMA = pa.schema([(name, pa.string()) for name in COLUMNS])
@@ -125,7 +135,24 @@ _TRANSITIONS = np.array(
         [0.25, 0.45, 0.00, 0.10, 0.00, 0.00, 0.20, 0.00],  # draft created
     ]
 )
-_TRANSITIONS_CDF = np.cumsum(_TRANSITIONS / _TRANSITIONS.sum(axis=1, keepdims=True), axis=1)
+
+# --- A/B test -------------------------------------------------------------------------
+_AB_TEST_GROUPS = ["", '{"search_ranking": "A"}', '{"search_ranking": "B"}']  # blank, A, B
+_P_AB_CONFLICT = 0.005  # of all visitors: their sessions carry conflicting groups
+_P_BLANK_TEST_GROUPS = 0.01
+# Group B's planted effect: the book-now transitions (from an apartment view and from a
+# gallery click) are this much more likely before the rows are normalised again.
+_BOOK_NOW_LIFT = 1.35
+_TRANSITIONS_B = _TRANSITIONS.copy()
+_TRANSITIONS_B[[_APT, _GALLERY], _BOOK_NOW] *= _BOOK_NOW_LIFT
+
+
+def _cdf(transitions: np.ndarray) -> np.ndarray:
+    return np.cumsum(transitions / transitions.sum(axis=1, keepdims=True), axis=1)
+
+
+# Indexed by [group (0 = A, 1 = B), current state].
+_TRANSITIONS_CDF = np.stack([_cdf(_TRANSITIONS), _cdf(_TRANSITIONS_B)])
 
 # --- attributes -----------------------------------------------------------------------
 _CITIES = ["berlin", "munich", "hamburg", "frankfurt", "cologne", "stuttgart",
@@ -196,7 +223,8 @@ def synthetic_events(rows: int, seed: int = 0) -> Iterator[pa.Table]:
     for chunk, first_row in enumerate(range(0, rows, _CHUNK_ROWS)):
         n = min(_CHUNK_ROWS, rows - first_row)
         rng = np.random.default_rng([seed, chunk])
-        yield _chunk(rng, n, first_row, rows)
+        ab_rng = np.random.default_rng([seed, chunk, 1])
+        yield _chunk(rng, ab_rng, n, first_row, rows)
 
 
 def write_synthetic_events(path: str | os.PathLike, rows: int, seed: int = 0) -> Path:
@@ -310,10 +338,12 @@ def _non_negative_int(value: int, name: str) -> int:
 # generation
 
 
-def _chunk(rng: np.random.Generator, n: int, first_row: int, rows: int) -> pa.Table:
+def _chunk(
+    rng: np.random.Generator, ab_rng: np.random.Generator, n: int, first_row: int, rows: int
+) -> pa.Table:
     """``n`` rows covering the share ``[first_row, first_row + n) / rows`` of the day."""
     n_dup = min(int(rng.binomial(n, _P_DUPLICATE)), n // 2)
-    events, visitor_ids = _draw(rng, n - n_dup, first_row / rows, n / rows)
+    events, visitor_ids = _draw(rng, ab_rng, n - n_dup, first_row / rows, n / rows)
     # Everything random is drawn per event before rows are reordered and repeated, so a
     # repeated row is an exact copy and the strings are built once, in export order.
     order = _export_order(rng, events["time_ms"], n_dup)
@@ -323,7 +353,11 @@ def _chunk(rng: np.random.Generator, n: int, first_row: int, rows: int) -> pa.Ta
 
 
 def _draw(
-    rng: np.random.Generator, n: int, share_start: float, share_width: float
+    rng: np.random.Generator,
+    ab_rng: np.random.Generator,
+    n: int,
+    share_start: float,
+    share_width: float,
 ) -> tuple[dict[str, np.ndarray], pa.Array]:
     """Numeric description of ``n`` events (one entry per event in every array) whose
     sessions start in the slice ``[share_start, share_start + share_width)`` of the
@@ -358,8 +392,9 @@ def _draw(
         0, 1_000_000_000, n_sessions
     )
     visitor, visitor_ids = _visitors(rng, n_sessions)
+    group = _ab_groups(ab_rng, visitor, len(visitor_ids))
 
-    state = _journeys(rng, lengths, starts, session, position)
+    state = _journeys(rng, lengths, starts, session, position, group)
     # Gallery and booking clicks refer to the apartment last viewed in the session.
     last_view = np.maximum.accumulate(np.where(state == _APT, np.arange(n), 0))
     events = {
@@ -389,6 +424,10 @@ def _draw(
         "bad_params": np.where(
             rng.random(n) < _P_BAD_PARAMS, rng.integers(0, len(_BAD_PARAMS), n, dtype=np.int8), -1
         ).astype(np.int8),
+        # Index into _AB_TEST_GROUPS: 0 blank, 1 A, 2 B.
+        "test_groups": np.where(
+            ab_rng.random(n) < _P_BLANK_TEST_GROUPS, 0, group[session] + 1
+        ).astype(np.int8),
     }
     return events, visitor_ids
 
@@ -411,6 +450,7 @@ def _render(events: dict[str, np.ndarray], visitor_ids: pa.Array) -> pa.Table:
             _lookup(["production", "development"], events["development"]),
             _lookup(["FALSE", "TRUE"], events["internal"]),
             _blank_where(events["blank_visitor_id"], visitor_id),
+            _lookup(_AB_TEST_GROUPS, events["test_groups"]),
         ],
         schema=_SCHEMA,
     )
@@ -460,14 +500,16 @@ def _journeys(
     starts: np.ndarray,
     session: np.ndarray,
     position: np.ndarray,
+    group: np.ndarray,
 ) -> np.ndarray:
-    """State (page_type, event_type) of every event, walking all sessions in step."""
+    """State (page_type, event_type) of every event, walking all sessions in step; a
+    session in A/B group B (``group == 1``) walks group B's transitions."""
     state = np.empty(len(session), dtype=np.int8)
     state[starts] = _choice(rng, _LANDING_P, len(starts))
     for step in range(1, int(lengths.max(initial=0))):
         rows_at = starts[lengths > step] + step
         u = rng.random(len(rows_at))
-        cdf = _TRANSITIONS_CDF[state[rows_at - 1]]
+        cdf = _TRANSITIONS_CDF[group[session[rows_at]], state[rows_at - 1]]
         state[rows_at] = np.minimum((u[:, None] >= cdf).sum(axis=1), len(_TRANSITIONS) - 1)
     return state
 
@@ -543,6 +585,26 @@ def _visitors(rng: np.random.Generator, n_sessions: int) -> tuple[np.ndarray, pa
     chars[:, :2] = np.frombuffer(b"v-", dtype=np.uint8)
     chars[:, 2:] = hex_digits[rng.integers(0, 16, (n_visitors, 12))]
     return visitor[:n_sessions], pa.array(chars.view("S14").ravel()).cast(pa.string())
+
+
+def _ab_groups(rng: np.random.Generator, visitor: np.ndarray, n_visitors: int) -> np.ndarray:
+    """The A/B group (0 = A, 1 = B) of each session: its visitor's group, about 50/50.
+
+    About ``_P_AB_CONFLICT`` of all visitors, drawn among those with several sessions, carry
+    conflicting groups: their second session gets the other group (the third the first again).
+    """
+    visitor_group = (rng.random(n_visitors) < 0.5).astype(np.int8)
+    sessions_per_visitor = np.bincount(visitor, minlength=n_visitors)
+    several = sessions_per_visitor > 1
+    p_conflict = min(1.0, _P_AB_CONFLICT * n_visitors / max(int(several.sum()), 1))
+    conflicting = several & (rng.random(n_visitors) < p_conflict)
+    # Rank of each session among its visitor's sessions (0 for the first).
+    order = np.argsort(visitor, kind="stable")
+    first_of_visitor = np.concatenate([[0], np.cumsum(sessions_per_visitor)[:-1]])
+    rank = np.empty(len(visitor), dtype=np.int64)
+    rank[order] = np.arange(len(visitor)) - first_of_visitor[visitor[order]]
+    flip = conflicting[visitor] & (rank % 2 == 1)
+    return (visitor_group[visitor] ^ flip).astype(np.int8)
 
 
 def _export_order(rng: np.random.Generator, time_ms: np.ndarray, n_dup: int) -> np.ndarray:

@@ -21,6 +21,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display: charts are rendered to PNG bytes
 import matplotlib.pyplot as plt
 
+from helpers import insights as insights_module
 from helpers import objectives
 from helpers.report import Report
 
@@ -210,15 +211,23 @@ def _table(prefix: tuple[str, ...], counts: dict[str, int], key: str) -> str:
     return f'<table class="car-table"><tbody>{rows}</tbody></table>'
 
 
-def _bar_chart(counts: dict[str, int], key: str) -> str:
+def _bar_chart(
+    counts: dict[str, int], key: str, *, log: bool = False, vertical: bool = False
+) -> str:
     if not counts:
         return '<p class="car-note">Nothing to chart: no users.</p>'
     labels = [_label(name, key) for name in counts]
-    height = 0.45 * len(labels) + 0.9
-    fig, ax = plt.subplots(figsize=(6.4, height), dpi=100)
+    size = (6.4, 3.2) if vertical else (6.4, 0.45 * len(labels) + 0.9)
+    fig, ax = plt.subplots(figsize=size, dpi=100)
     try:
-        ax.barh(labels[::-1], list(counts.values())[::-1], color="#4c72b0")
-        ax.set_xlabel("count")
+        if vertical:
+            ax.bar(labels, list(counts.values()), color="#4c72b0")
+            ax.set_ylabel("count")
+        else:
+            ax.barh(labels[::-1], list(counts.values())[::-1], color="#4c72b0")
+            ax.set_xlabel("count (log scale)" if log else "count")
+            if log:
+                ax.set_xscale("symlog")
         ax.set_title(key.replace("_", " "))
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
@@ -246,4 +255,173 @@ def _quality_line(report: Report) -> str:
         f"{_figure(pointer('data_quality', 'rows_analysed'), q['rows_analysed'])} of "
         f"{_figure(pointer('data_quality', 'rows_read'), q['rows_read'])} rows analysed; "
         f"{excluded:,} excluded (see Data quality)."
+    )
+
+
+# -- beyond the eight questions -------------------------------------------------------------------
+
+#: Which function's docstring defines each insight.
+_INSIGHT_FUNCTIONS = {
+    "funnel": "funnel", "attribution": "attribution", "sessions": "session_insights",
+    "paths": "paths", "activity": "activity", "ab_tests": "ab_tests",
+    "user_definitions": "user_definitions",
+}
+
+
+def insight(report: Report, name: str) -> Html:
+    """One analysis beyond the objectives: narrative, definition, chart and table."""
+    result = report.data["insights"][name]
+    doc = inspect.cleandoc(getattr(insights_module, _INSIGHT_FUNCTIONS[name]).__doc__ or "")
+    body = _INSIGHT_RENDERERS[name](result, ("insights", name))
+    return Html(
+        f'<p class="car-narrative">{html.escape(result.get("narrative") or "")}</p>'
+        f"{_definition_html(doc)}{body}"
+    )
+
+
+def _funnel(result: dict[str, Any], at: tuple[str, ...]) -> str:
+    steps = result["steps"]
+    rows = [
+        [html.escape(s["step"]), _figure(pointer(*at, "steps", str(i), "users"), s["users"]),
+         _pct(s["conversion_from_first"]), _pct(s["conversion_from_previous"]),
+         f"{s['drop_off']:,}"]
+        for i, s in enumerate(steps)
+    ]
+    chart = _bar_chart({s["step"]: s["users"] for s in steps}, "funnel")
+    by_device = [
+        [html.escape(device), *(f"{s['users']:,}" for s in value["steps"])]
+        for device, value in result["by_device_class"].items()
+    ]
+    return (
+        _grid(["step", "users", "of first step", "of previous step", "dropped"], rows) + chart
+        + "<p>Users reaching each step, by device class:</p>"
+        + _grid(["device class", *(s["step"] for s in steps)], by_device)
+    )
+
+
+def _attribution(result: dict[str, Any], at: tuple[str, ...]) -> str:
+    rows = []
+    for i, c in enumerate(result["channels"]):
+        first, last = c["first_touch"], c["last_touch"]
+        rows.append([
+            html.escape(c["channel"]),
+            _figure(pointer(*at, "channels", str(i), "first_touch", "users"), first["users"]),
+            f"{first['clicked_book_now']:,}", f"{first['created_request_draft']:,}",
+            f"{last['users']:,}", f"{last['clicked_book_now']:,}",
+            f"{last['created_request_draft']:,}",
+        ])
+    chart = _bar_chart({c["channel"]: c["first_touch"]["users"] for c in result["channels"]},
+                       "users by first touch")
+    return _grid(["channel", "first touch: users", "book now", "request draft",
+                  "last touch: users", "book now", "request draft"], rows) + chart
+
+
+def _sessions(result: dict[str, Any], at: tuple[str, ...]) -> str:
+    facts = [
+        ["sessions", _figure(pointer(*at, "sessions_total"), result["sessions_total"])],
+        ["one-event sessions", _figure(pointer(*at, "one_event_sessions"),
+                                       result["one_event_sessions"])],
+        [f"multi-event sessions of at most {result['short_session_seconds']} s",
+         _figure(pointer(*at, "multi_event_short_sessions"),
+                 result["multi_event_short_sessions"])],
+        ["median duration", _seconds(result["median_seconds"])],
+        ["90th percentile", _seconds(result["p90_seconds"])],
+        ["bounce rate", _pct(result["bounce_rate"])],
+    ]
+    histogram = {b["bucket"]: b["sessions"] for b in result["duration_histogram"]}
+    return _grid(["", ""], facts) + _bar_chart(histogram, "sessions by duration (s)", log=True)
+
+
+def _paths(result: dict[str, Any], at: tuple[str, ...]) -> str:
+    rows = [
+        [html.escape(p["path"]), _figure(pointer(*at, "top", str(i), "users"), p["users"]),
+         _pct(p["share"])]
+        for i, p in enumerate(result["top"])
+    ]
+    return _grid(["first page types of the journey", "users", "share"], rows)
+
+
+def _activity(result: dict[str, Any], at: tuple[str, ...]) -> str:
+    hours = {f"{h['hour']:02d}": h["events"] for h in result["by_hour"]}
+    days = [
+        [html.escape(str(d.get("day"))), f"{d['events']:,}", f"{d['active_users']:,}"]
+        for d in result["by_day"]
+    ]
+    return _bar_chart(hours, "events per hour (UTC)", vertical=True) + (
+        _grid(["day", "events", "active users"], days) if days else ""
+    )
+
+
+def _ab_tests(result: dict[str, Any], at: tuple[str, ...]) -> str:
+    if not result["tests"]:
+        return f'<p class="car-note">{html.escape(result.get("note") or "No A/B tests.")}</p>'
+    parts = []
+    for t, test in enumerate(result["tests"]):
+        rows = []
+        for g, group in enumerate(test["groups"]):
+            versus = group.get("vs_control") or {}
+            book = versus.get("book_now")
+            rows.append([
+                html.escape(group["group"]) + (" (control)" if not versus else ""),
+                _figure(pointer(*at, "tests", str(t), "groups", str(g), "users"), group["users"]),
+                _pct(group["book_now_rate"]), _pct(group["request_draft_rate"]),
+                _difference(book) if book else "",
+                f"{book['p_value']:.4f}" if book else "",
+            ])
+        srm = test.get("sample_ratio") or {}
+        parts.append(
+            f"<h4>{html.escape(test['test'])}</h4>"
+            + _grid(["group", "users", "book-now rate", "request-draft rate",
+                     "book-now vs control (95% CI)", "p-value"], rows)
+            + f'<p class="car-note">{test["users_in_several_groups"]:,} users seen in several '
+            f"groups were excluded. Sample ratio: "
+            + ("<strong>mismatch</strong>" if srm.get("mismatch") else "as expected")
+            + (f" (p = {srm['p_value']:.3g})." if srm else ".") + "</p>"
+        )
+    return "".join(parts)
+
+
+def _user_definitions(result: dict[str, Any], at: tuple[str, ...]) -> str:
+    rows = []
+    for name in ("session_id", "visitor_id"):
+        value = result.get(name)
+        if value:
+            rows.append([
+                f"users as {name}",
+                _figure(pointer(*at, name, "users_total"), value["users_total"]),
+                f"{value['users_clicked_book_now']:,}", f"{value['users_with_request_id']:,}",
+            ])
+    return _grid(["definition", "users", "clicked book now", "with a request id"], rows)
+
+
+_INSIGHT_RENDERERS = {
+    "funnel": _funnel, "attribution": _attribution, "sessions": _sessions, "paths": _paths,
+    "activity": _activity, "ab_tests": _ab_tests, "user_definitions": _user_definitions,
+}
+
+
+def _grid(header: list[str], rows: list[list[str]]) -> str:
+    """A table of already-escaped cells."""
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f'<td class="{"car-num" if i else ""}">{c}</td>'
+                         for i, c in enumerate(row)) + "</tr>"
+        for row in rows
+    )
+    return f'<div class="car-scroll"><table class="car-table"><thead><tr>{head}</tr></thead>' \
+           f"<tbody>{body}</tbody></table></div>"
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def _seconds(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.1f} s"
+
+
+def _difference(versus: dict[str, Any]) -> str:
+    return (
+        f"{versus['difference'] * 100:+.1f} pts "
+        f"[{versus['ci_low'] * 100:+.1f}, {versus['ci_high'] * 100:+.1f}]"
     )

@@ -90,6 +90,15 @@ CASES: dict[str, list[dict[str, str]]] = {
         event(is_internal_ip="yes"), event(is_internal_ip="0"),
     ],
     "missing_ids": [event(session_id=""), event(visitor_id="")],
+    "ab_groups": [
+        event(session_id="a1", visitor_id="va", test_groups='{"ranking": "A"}'),
+        event(session_id="b1", visitor_id="vb", test_groups='{"ranking": " B ", "color": "red"}',
+              event_type="click_book-now"),
+        event(session_id="b2", visitor_id="vb", test_groups='{"ranking": "B"}'),
+        event(session_id="x1", visitor_id="vx", test_groups='{"ranking": "A"}'),
+        event(session_id="x2", visitor_id="vx", test_groups='{"ranking": "B"}'),  # both groups
+        event(session_id="bad", visitor_id="vz", test_groups="{not json"),
+    ],
     "funnel_in_order": [
         event(datetime=_t(0), page_type="search_page"),
         event(datetime=_t(9), page_type="apartment_view", event_type="click_book-now"),
@@ -106,5 +115,7 @@ def union() -> list[dict[str, str]]:
         for row in events:
             session = f"{name}:{row['session_id']}" if row["session_id"] else ""
             visitor = f"{name}:{row['visitor_id']}" if row["visitor_id"] else ""
-            rows.append({**row, "session_id": session, "visitor_id": visitor})
+            rows.append(
+                {"test_groups": "", **row, "session_id": session, "visitor_id": visitor}
+            )
     return rows

@@ -30,6 +30,7 @@ def _same(duck, spark) -> None:
     assert spark.data_quality == duck.data_quality
     assert spark.objectives == duck.objectives
     assert spark.data["period"] == duck.data["period"]
+    assert spark.data["insights"] == duck.data["insights"]
     assert spark.rejected.to_pylist() == duck.rejected.to_pylist()
 
 

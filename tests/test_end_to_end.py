@@ -64,7 +64,8 @@ def _figures(markup: str) -> _Figures:
 def resolve(document: dict, pointer: str) -> object:
     value: object = document
     for part in pointer.split("/")[1:]:
-        value = value[part.replace("~1", "/").replace("~0", "~")]  # type: ignore[index]
+        key = part.replace("~1", "/").replace("~0", "~")
+        value = value[int(key)] if isinstance(value, list) else value[key]  # type: ignore[index]
     return value
 
 

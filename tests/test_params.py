@@ -96,7 +96,8 @@ def test_notebook_parameters_cell_matches_the_model() -> None:
     cell = papermill.inspect_notebook(str(NOTEBOOK))
     assert set(cell) == set(ReportParams.model_fields) | {"out_dir"}
     for name, field in ReportParams.model_fields.items():
-        assert ast.literal_eval(cell[name]["default"]) == field.default, name
+        default = field.get_default(call_default_factory=True)
+        assert ast.literal_eval(cell[name]["default"]) == default, name
 
 
 def test_credentials_are_never_parameter_values() -> None:

@@ -88,6 +88,17 @@ def test_a_report_has_every_key_of_the_contract_even_when_zero(report_of) -> Non
     assert type(data["objectives"]["users_total"]) is int
 
 
+def test_reports_carry_insights_that_the_schema_checks(report_of) -> None:
+    data = report_of([event(), event(session_id="b", test_groups='{"t": "A"}')]).data
+    assert data["schema_version"] == "1.1.0"
+    assert set(data["insights"]) >= {"funnel", "attribution", "sessions", "paths", "activity",
+                                     "ab_tests", "user_definitions"}
+    broken = json.loads(json.dumps(data))
+    broken["insights"]["funnel"]["steps"] = "many"
+    with pytest.raises(jsonschema.ValidationError):
+        validate(broken)
+
+
 def test_the_schema_ships_inside_the_package() -> None:
     assert report_schema()["title"] == "Customer activity report"
 

@@ -326,3 +326,57 @@ def test_chunks_follow_each_other_in_time(small_chunks):
     # Each 1,000-row chunk covers its own part of the day.
     chunk_medians = [np.median(ts[i : i + 1_000]) for i in range(0, 5_000, 1_000)]
     assert chunk_medians == sorted(chunk_medians)
+
+
+# --- A/B test ---------------------------------------------------------------------------
+
+AB_GROUPS = {'{"search_ranking": "A"}': "A", '{"search_ranking": "B"}': "B"}
+
+
+def test_test_groups_is_the_last_column():
+    assert COLUMNS[-1] == "test_groups"
+
+
+def test_test_groups_split_visitors_about_evenly(sample):
+    assert set(sample.test_groups) == {"", *AB_GROUPS}
+    assert 0.005 < (sample.test_groups == "").mean() < 0.02
+    assigned = sample[sample.test_groups != ""]
+    assert all(json.loads(cell) == {"search_ranking": g} for cell, g in AB_GROUPS.items())
+    share_b = (assigned.test_groups.map(AB_GROUPS) == "B").mean()
+    assert 0.45 < share_b < 0.55
+
+
+def test_a_session_carries_one_group_and_a_few_visitors_two(sample):
+    assigned = sample[(sample.test_groups != "") & (sample.session_id != "")]
+    assert (assigned.groupby("session_id").test_groups.nunique() == 1).all()
+    known = assigned[assigned.visitor_id != ""]
+    groups = known.groupby("visitor_id").test_groups.nunique()
+    assert 0.002 < (groups > 1).mean() < 0.012
+    # Only visitors with several sessions can carry conflicting groups.
+    sessions = known.groupby("visitor_id").session_id.nunique()
+    assert (sessions[groups > 1] > 1).all()
+
+
+def test_group_b_clicks_book_now_more_often(sample):
+    rows = sample[(sample.test_groups != "") & (sample.session_id != "")]
+    group = rows.groupby("session_id").test_groups.first().map(AB_GROUPS)
+    clicked = (
+        sample[sample.session_id != ""]
+        .groupby("session_id")
+        .event_type.agg(lambda e: (e == "click_book-now").any())
+    )
+    rate = clicked.loc[group.index].groupby(group).mean()
+    assert 1.1 < rate["B"] / rate["A"] < 1.5
+
+
+def test_the_planted_effect_changes_only_group_b(monkeypatch):
+    """Group A walks the original transitions: without the lift, only group B's rows and the
+    test_groups column can change."""
+    with_lift = pa.concat_tables(synthetic_events(5_000, seed=8)).to_pandas()
+    monkeypatch.setattr(
+        synthetic, "_TRANSITIONS_CDF", np.stack([synthetic._TRANSITIONS_CDF[0]] * 2)
+    )
+    without = pa.concat_tables(synthetic_events(5_000, seed=8)).to_pandas()
+    in_a = with_lift.test_groups.map(AB_GROUPS) == "A"
+    assert with_lift[in_a].equals(without[in_a])
+    assert not with_lift.equals(without)
