@@ -231,3 +231,51 @@ def test_hostile_strings_from_the_data_are_escaped(tmp_path: Path) -> None:
     assert hostile not in page
     assert "<script>alert(2)</script>" not in page
     assert not [t for t, attrs in _figures(page).tags if t == "img" and attrs.get("src") == "x"]
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+_CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
+    "--disable-background-networking", "--disable-component-update",
+]
+
+
+@pytest.mark.skipif(
+    not CHROMIUM.exists() and not os.environ.get("CI"),
+    reason="needs Debian's chromium (apt-get install chromium); .ci/run installs it",
+)
+@pytest.mark.parametrize("width", [390, 1280], ids=["phone", "desktop"])
+def test_the_html_in_a_real_browser(sample_run: Path, width: int) -> None:
+    from playwright.sync_api import sync_playwright
+
+    report = json.loads((sample_run / "report.json").read_text())
+    page_path = sample_run / "report.html"
+    assert page_path.stat().st_size <= 3 * 1024 * 1024
+    console, requests = [], []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=_CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            page.on("console", lambda message: console.append((message.type, message.text)))
+            page.on("pageerror", lambda error: console.append(("pageerror", str(error))))
+            page.on("request", lambda request: requests.append(request.url))
+            page.goto(page_path.as_uri(), wait_until="load")
+            figures = page.eval_on_selector_all(
+                "[data-key]",
+                "els => els.map(e => [e.dataset.key, e.dataset.value, e.innerText])",
+            )
+            overflow = page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            page.screenshot(path=str(sample_run / f"report-{width}px.png"), full_page=True)
+        finally:
+            browser.close()
+    assert [m for m in console if m[0] in ("error", "pageerror")] == []
+    assert [u for u in requests if not u.startswith(("file:", "data:"))] == []
+    kpis = [f for f in figures if f[0].startswith("/objectives/")]
+    assert len(kpis) >= 20
+    for key, value, shown in figures:
+        assert resolve(report, key) == int(value), key
+        assert shown.strip() == f"{int(value):,}", key
+    assert overflow <= 1  # readable at phone width: nothing wider than the screen
+    assert (sample_run / f"report-{width}px.png").stat().st_size > 10_000
