@@ -39,6 +39,10 @@ _DATETIME = (
     r"(?:[T ](\d{2}:\d{2}(?::\d{2})?)(?:[.,](\d+))?)?"
     r" *(Z|UTC|[+-]\d{2}(?::?\d{2})?)?$"
 )
+# A Google Sheets date-time serial: days since 1899-12-30 (a cell formatted as a number).
+_SERIAL = r"^\d{1,7}(\.\d+)?$"
+_SERIAL_EPOCH_DAYS = 25569  # 1970-01-01 as a serial
+_SERIAL_MAX = 2958465  # 9999-12-31
 # A plain decimal number: what "a string that parses as a finite number" accepts.
 _NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
 
@@ -77,6 +81,9 @@ def utc_microseconds(text: ir.StringValue) -> ir.IntegerValue:
     ``T``, ``Z`` or a ``±HH:MM`` offset (also ``±HHMM``, ``±HH``), and naive times, taken as
     UTC. A date alone is midnight UTC. Fractions beyond microseconds are truncated.
     Integer arithmetic keeps durations exact: 5.001 s is never rounded to 5 s.
+
+    A plain number is a Google Sheets date-time serial (days since 1899-12-30, what a sheet
+    exports when a date cell is formatted as a number), rounded to the millisecond.
     """
     upper = text.upper()
     date = upper.re_extract(_DATETIME, 1).nullif("")
@@ -103,8 +110,12 @@ def utc_microseconds(text: ir.StringValue) -> ir.IntegerValue:
     valid = upper.re_search(_DATETIME) & whole.notnull()
     # delta() is exact integer arithmetic on every backend (epoch_seconds() is not).
     since_epoch = whole.delta(_EPOCH, unit="microsecond")
-    return ibis.ifelse(
-        valid, since_epoch + micros - offset_minutes * 60 * _MICROS, ibis.null("int64")
+    serial = ibis.ifelse(text.re_search(_SERIAL), text.try_cast("float64"), ibis.null("float64"))
+    serial_ms = ((serial - _SERIAL_EPOCH_DAYS) * 86_400_000).round().cast("int64")
+    return ibis.cases(
+        (valid, since_epoch + micros - offset_minutes * 60 * _MICROS),
+        ((serial >= 1) & (serial <= _SERIAL_MAX), serial_ms * 1000),
+        else_=ibis.null("int64"),
     )
 
 

@@ -39,6 +39,7 @@ REPORT_FILE = "report.json"
 REJECTED_FILE = "rejected_rows.csv"
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_YEAR_2000_US = 946_684_800_000_000
 # Cells a spreadsheet would run as a formula (OWASP's list); prefixed with ' when written out.
 _FORMULA_START = r"^[=+\-@\t\r]"
 
@@ -190,10 +191,14 @@ def _data_quality(rows_read: int, events: ir.Table, rejected: pa.Table) -> dict[
     by_reason = dict.fromkeys(EXCLUSION_REASONS, 0)
     for row in rejected.group_by("reason").aggregate([("reason", "count")]).to_pylist():
         by_reason[row["reason"]] = row["reason_count"]
+    # Implausible times are kept (the spec analyses them) but counted, so they are seen.
+    now_us = int(datetime.now(UTC).timestamp() * 1_000_000) + 86_400_000_000
     flags = events.aggregate(
         rows=events.count(),
         params_invalid=events.params_invalid.sum(),
         price_invalid=events.price_invalid.sum(),
+        before_2000=events.count(where=events.ts_us < _YEAR_2000_US),
+        in_the_future=events.count(where=events.ts_us > now_us),
     ).to_pyarrow().to_pylist()[0]
     quality = {
         "rows_read": rows_read,
@@ -201,11 +206,32 @@ def _data_quality(rows_read: int, events: ir.Table, rejected: pa.Table) -> dict[
         "rows_excluded": by_reason,
         "params_invalid": int(flags["params_invalid"] or 0),
         "price_invalid": int(flags["price_invalid"] or 0),
+        "datetime_before_2000": int(flags["before_2000"] or 0),
+        "datetime_in_the_future": int(flags["in_the_future"] or 0),
     }
+    quality["notes"] = _notes(quality)
     # Nothing is lost: a mismatch here is a bug in cleaning, never acceptable output.
     if quality["rows_analysed"] + sum(by_reason.values()) != rows_read:
         raise AssertionError(f"rows do not reconcile: {quality}")
     return quality
+
+
+def _notes(quality: dict[str, Any]) -> list[str]:
+    """Plain-words remarks on what the numbers rest on."""
+    notes = []
+    if quality["rows_read"] == 0:
+        notes.append("The source holds no events (a header only): every figure is zero.")
+    elif quality["rows_analysed"] == 0:
+        notes.append(
+            "Every row was excluded (see rows_excluded and rejected_rows.csv): "
+            "every figure is zero."
+        )
+    if quality["datetime_before_2000"] or quality["datetime_in_the_future"]:
+        notes.append(
+            f"{quality['datetime_before_2000']:,} events are dated before 2000 and "
+            f"{quality['datetime_in_the_future']:,} in the future; they are analysed as dated."
+        )
+    return notes
 
 
 def _period(events: ir.Table) -> dict[str, str | None]:

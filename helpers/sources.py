@@ -9,9 +9,11 @@ with the same datetime break ties the same way on every backend.
 from __future__ import annotations
 
 import csv
+import glob
 import gzip
 import hashlib
 import io
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,14 +65,12 @@ def read_events(source: str, **sheet_options: Any) -> RawEvents:
         sheet = read_google_sheet(source, **sheet_options)
         table = normalise_headers(sheet.table, origin=f"Google Sheet {sheet.info['name']!r}")
         return RawEvents(table=with_row_numbers(table), source=sheet.info)
+    if Path(source).expanduser().is_dir() or glob.has_magic(source):
+        return _read_parquet_set(source)
     path = Path(source).expanduser()
     kind = _kind_of(path)
     if not path.exists():
         raise SourceError(f"The events file {path} does not exist. Check the --source path.")
-    if path.is_dir():
-        raise SourceError(
-            f"{path} is a directory; give the path of one events file (.csv, .csv.gz or .parquet)."
-        )
     table = _read_csv(path) if kind == "csv" else _read_parquet(path)
     table = normalise_headers(table, origin=str(path))
     return RawEvents(
@@ -125,8 +125,7 @@ def _check_headers(found: list[str], names: list[str], *, origin: str) -> None:
 
 def with_row_numbers(table: pa.Table) -> pa.Table:
     """Append ``_row`` (0-based input order) after casting every column to text."""
-    columns = [_as_text(table.column(i), table.column_names[i]) for i in range(table.num_columns)]
-    text = pa.table(columns, names=table.column_names)
+    text = _all_text(table)
     return text.append_column(ROW, pa.array(np.arange(text.num_rows, dtype=np.int64)))
 
 
@@ -225,6 +224,43 @@ def _as_text(column: pa.ChunkedArray, name: str) -> pa.ChunkedArray:
         f"column {name!r} has type {kind}, which cannot be read as text. "
         f"Export it as a string (for params, the JSON text)."
     )
+
+
+def _read_parquet_set(source: str) -> RawEvents:
+    """Every Parquet file of a directory (recursively) or of a glob, in name order, as one
+    table: many days analysed at once without concatenating them by hand."""
+    root = Path(source).expanduser()
+    if root.is_dir():
+        files = sorted(p for p in root.rglob("*") if p.name.lower().endswith(_PARQUET_SUFFIXES))
+    else:
+        files = sorted(Path(p) for p in glob.glob(os.path.expanduser(source), recursive=True))
+    if not files:
+        raise SourceError(
+            f"no Parquet files in {source}. Give a directory holding .parquet files, a glob "
+            f"such as 'events/2021-01-*.parquet', or one events file."
+        )
+    tables, digest = [], hashlib.sha256()
+    for file in files:
+        if _kind_of(file) != "parquet":
+            raise SourceError(f"{file} matched {source!r} but is not a Parquet file.")
+        text = _all_text(_read_parquet(file))
+        tables.append(normalise_headers(text, origin=str(file)))
+        digest.update(_sha256(file).encode())
+    try:
+        table = pa.concat_tables(tables, promote_options="default")
+    except pa.ArrowInvalid as exc:
+        raise SourceError(f"the files of {source} do not fit together: {exc}.") from None
+    return RawEvents(
+        table=with_row_numbers(table),
+        # One hash for the set: the SHA-256 of the files' SHA-256s, in name order.
+        source={"kind": "parquet", "name": f"{source} ({len(files)} files)",
+                "sha256": digest.hexdigest()},
+    )
+
+
+def _all_text(table: pa.Table) -> pa.Table:
+    columns = [_as_text(table.column(i), name) for i, name in enumerate(table.column_names)]
+    return pa.table(columns, names=table.column_names)
 
 
 def _sha256(path: Path) -> str:

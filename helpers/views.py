@@ -128,12 +128,19 @@ def data_quality(report: Report) -> Html:
     """Rows read, analysed, excluded by reason, and invalid params and prices."""
     q = report.data_quality
     rows = {"rows_read": q["rows_read"], "rows_analysed": q["rows_analysed"]}
-    flags = {"params_invalid": q["params_invalid"], "price_invalid": q["price_invalid"]}
+    flags = {
+        key: q[key]
+        for key in ("params_invalid", "price_invalid", "datetime_before_2000",
+                    "datetime_in_the_future")
+        if key in q
+    }
+    notes = "".join(f'<p class="car-note">{html.escape(n)}</p>' for n in q.get("notes", []))
     return Html(
         _table(("data_quality",), rows, "data_quality")
         + "<p>Rows excluded, by the first reason that applies:</p>"
         + _table(("data_quality", "rows_excluded"), q["rows_excluded"], "data_quality")
         + _table(("data_quality",), flags, "data_quality")
+        + notes
         + '<p class="car-note">Excluded rows are written, with their reason and row number, '
         "to <code>rejected_rows.csv</code> beside this report. Rows with invalid params are "
         "still analysed, as if their params were empty.</p>"
@@ -254,7 +261,8 @@ def _quality_line(report: Report) -> str:
     return (
         f"{_figure(pointer('data_quality', 'rows_analysed'), q['rows_analysed'])} of "
         f"{_figure(pointer('data_quality', 'rows_read'), q['rows_read'])} rows analysed; "
-        f"{excluded:,} excluded (see Data quality)."
+        f"{excluded:,} excluded (see Data quality). "
+        + " ".join(html.escape(note) for note in q.get("notes", []))
     )
 
 

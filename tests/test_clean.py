@@ -41,6 +41,10 @@ def _parse(values: list[str | None]) -> list[int | None]:
         ("2021-01-23 11:57", _micros(2021, 1, 23, 11, 57)),
         ("2021-01-23", _micros(2021, 1, 23)),
         ("2021-01-24T00:30:00+01:00", _micros(2021, 1, 23, 23, 30)),  # the day before in UTC
+        # Google Sheets serials: days since 1899-12-30, to the millisecond.
+        ("44219", _micros(2021, 1, 23)),
+        ("44219.5", _micros(2021, 1, 23, 12)),
+        ("44219.49802083", _micros(2021, 1, 23, 11, 57, 9, 0) + 0),
     ],
 )
 def test_datetime_formats_are_converted_to_utc(text: str, expected: int) -> None:
@@ -51,7 +55,8 @@ def test_datetime_formats_are_converted_to_utc(text: str, expected: int) -> None
     "text",
     [
         "garbage", "2021-02-30 10:00:00", "2021-01-23 25:00:00", "23/01/2021 11:57",
-        "2021-01-23 11:57:09 CET", "", None, "2021-1-23 11:57:09",
+        "2021-01-23 11:57:09 CET", "", None, "2021-1-23 11:57:09", "0", "-44219", "1e5",
+        "99999999",
     ],
 )
 def test_unparseable_datetimes_are_null(text: str | None) -> None:
@@ -110,6 +115,30 @@ def test_exclusion_reasons_follow_the_spec_order(report_of) -> None:
     }
     assert quality["rows_read"] == 7
     assert quality["rows_analysed"] == 1
+
+
+def test_implausible_times_are_kept_and_flagged(report_of) -> None:
+    rows = [
+        event(session_id="old", datetime="1999-12-31 23:59:59 UTC"),
+        event(session_id="future", datetime="2999-01-01 00:00:00 UTC"),
+        event(session_id="now", datetime="2021-01-23 10:00:00 UTC"),
+    ]
+    report = report_of(rows)
+    quality = report.data_quality
+    assert (quality["datetime_before_2000"], quality["datetime_in_the_future"]) == (1, 1)
+    assert report.objectives["users_total"] == 3
+    assert any("before 2000" in note for note in quality["notes"])
+
+
+def test_a_header_only_source_gives_a_report_of_zeros_with_a_note(report_of) -> None:
+    report = report_of([])
+    assert report.data_quality["rows_read"] == 0
+    assert report.objectives["users_total"] == 0
+    assert report.data_quality["notes"] == [
+        "The source holds no events (a header only): every figure is zero."
+    ]
+    everything_excluded = report_of([event(env="development")]).data_quality["notes"]
+    assert "Every row was excluded" in everything_excluded[0]
 
 
 def test_missing_user_id_applies_only_when_the_user_column_is_not_session_id(report_of) -> None:

@@ -81,11 +81,6 @@ def test_unreadable_sources_say_what_to_do(
         read_events(str(path))
 
 
-def test_a_directory_is_refused(tmp_path: Path) -> None:
-    (tmp_path / "events.csv").mkdir()
-    with pytest.raises(SourceError, match="directory"):
-        read_events(str(tmp_path / "events.csv"))
-
 
 def test_typed_parquet_columns_are_read_as_text(tmp_path: Path) -> None:
     moment = datetime(2021, 1, 23, 11, 57, 9, 286000)
@@ -125,3 +120,25 @@ def test_source_block_names_the_file_and_its_hash(tmp_path: Path) -> None:
         "name": "events.csv",
         "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
     }
+
+
+def test_a_directory_or_glob_of_parquet_files_is_one_source(tmp_path: Path) -> None:
+    days = tmp_path / "events"
+    (days / "2021-01-24").mkdir(parents=True)
+    first = [event(session_id="a"), event(session_id="b")]
+    second = [event(session_id="c", datetime="2021-01-24 09:00:00 UTC")]
+    for path, rows in ((days / "2021-01-23.parquet", first),
+                       (days / "2021-01-24" / "part-0.parquet", second)):
+        pq.write_table(pa.Table.from_pylist(rows), path)
+    (days / "notes.txt").write_text("not events")
+
+    from_dir = read_events(str(days))
+    assert from_dir.table.column("session_id").to_pylist() == ["a", "b", "c"]
+    assert from_dir.table.column(ROW).to_pylist() == [0, 1, 2]
+    assert from_dir.source["kind"] == "parquet" and "2 files" in from_dir.source["name"]
+    from_glob = read_events(str(days / "*.parquet"))
+    assert from_glob.table.column("session_id").to_pylist() == ["a", "b"]
+
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SourceError, match="no Parquet files"):
+        read_events(str(tmp_path / "empty"))
