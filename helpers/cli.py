@@ -12,7 +12,7 @@ from pathlib import Path
 
 from helpers.errors import ReportError
 from helpers.params import load_params
-from helpers.run import NotebookError, run_report
+from helpers.run import NOTEBOOK, NotebookError, run_report
 
 EXIT_OK, EXIT_FAILED, EXIT_USER_ERROR = 0, 1, 2
 
@@ -51,7 +51,7 @@ def _run(args: argparse.Namespace) -> int:
             out = out / Path(file).stem
         try:
             params = load_params([file] if file else [], _quoted(overrides))
-            written = run_report(params, out, json_only=args.json_only)
+            written = run_report(params, out, json_only=args.json_only, notebook=args.notebook)
         except ReportError as exc:
             if len(files) == 1:
                 raise
@@ -116,6 +116,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--json-only", action="store_true", help="write report.json without the notebook"
+    )
+    run.add_argument(
+        "--notebook", default=NOTEBOOK, help="notebook to execute (default: the master notebook)"
     )
     run.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     run.set_defaults(command=_run)

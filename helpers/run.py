@@ -40,10 +40,14 @@ class NotebookError(Exception):
 
 
 def run_report(
-    params: ReportParams, out_dir: str | os.PathLike, *, json_only: bool = False
+    params: ReportParams,
+    out_dir: str | os.PathLike,
+    *,
+    json_only: bool = False,
+    notebook: str | os.PathLike = NOTEBOOK,
 ) -> dict[str, Path]:
     """Write report.json and rejected_rows.csv (and, unless ``json_only``, the executed
-    notebook and the HTML) into ``out_dir``; return the paths written."""
+    ``notebook`` and its HTML) into ``out_dir``; return the paths written."""
     out = Path(out_dir).resolve()
     params = _with_absolute_source(params)
     _make_dir(out)
@@ -51,7 +55,9 @@ def run_report(
         return write_outputs(build_report(params), out)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
     try:
-        _execute_notebook(params, staging, failed_copy=out / FAILED_NOTEBOOK_FILE)
+        _execute_notebook(
+            Path(notebook).resolve(), params, staging, failed_copy=out / FAILED_NOTEBOOK_FILE
+        )
         (staging / HTML_FILE).write_text(html_of(staging / NOTEBOOK_FILE), encoding="utf-8")
         written = {}
         for name, file in (
@@ -87,15 +93,19 @@ def html_of(notebook: Path) -> str:
     return body
 
 
-def _execute_notebook(params: ReportParams, staging: Path, *, failed_copy: Path) -> None:
+def _execute_notebook(
+    notebook: Path, params: ReportParams, staging: Path, *, failed_copy: Path
+) -> None:
+    if not notebook.is_file():
+        raise ReportError(f"the notebook {notebook} does not exist. Check --notebook.")
     executed = staging / NOTEBOOK_FILE
     try:
         papermill.execute_notebook(
-            str(NOTEBOOK),
+            str(notebook),
             str(executed),
             parameters=notebook_parameters(params, staging),
             kernel_name="python3",
-            cwd=str(NOTEBOOK.parent),
+            cwd=str(notebook.parent),
             progress_bar=False,
             report_mode=False,
         )
