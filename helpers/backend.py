@@ -56,11 +56,18 @@ class Engine:
         return self.con.create_table(name, raw, overwrite=True)
 
 
-def connect(backend: str = DUCKDB, *, spark_master: str | None = None) -> Engine:
-    """Connect to ``duckdb`` (embedded), ``pyspark`` (the active Spark session, else a local
-    one, else ``spark_master``) or any Ibis connection URL (``postgres://...``)."""
+def connect(
+    backend: str = DUCKDB, *, spark_master: str | None = None, memory_limit: str | None = None
+) -> Engine:
+    """Connect to ``duckdb`` (embedded; ``memory_limit`` makes it spill to disk beyond that),
+    ``pyspark`` (the active Spark session, else a local one, else ``spark_master``) or any
+    Ibis connection URL (``postgres://...``)."""
     if backend == DUCKDB:
-        return Engine(DUCKDB, ibis.duckdb.connect())
+        config = {"memory_limit": memory_limit} if memory_limit else {}
+        try:
+            return Engine(DUCKDB, ibis.duckdb.connect(**config))
+        except Exception as exc:  # duckdb.InvalidInputException for a bad limit
+            raise ReportError(f"memory_limit {memory_limit!r} was refused: {exc}") from None
     if backend == PYSPARK:
         return Engine(PYSPARK, ibis.pyspark.connect(_spark_session(spark_master)))
     if "://" in backend:

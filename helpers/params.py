@@ -70,6 +70,11 @@ class ReportParams(BaseModel):
         description="Engine: duckdb (embedded), pyspark, or an Ibis connection URL without a"
         " password (bigquery://project/dataset, postgres://user@host/db, ...).",
     )
+    memory_limit: str | None = Field(
+        default=None,
+        description="DuckDB memory limit such as '1GB'; beyond it DuckDB spills to disk."
+        " None: DuckDB's default (80% of RAM).",
+    )
     spark_master: str | None = Field(
         default=None,
         description="Spark master URL for backend=pyspark; None: the active session, else local.",

@@ -62,7 +62,9 @@ class Report:
 
 def build_report(params: ReportParams, *, raw: RawEvents | None = None) -> Report:
     """Load, clean and answer every objective for ``params``; validate the result."""
-    engine = connect(params.backend, spark_master=params.spark_master)
+    engine = connect(
+        params.backend, spark_master=params.spark_master, memory_limit=params.memory_limit
+    )
     table, source = _raw_events(engine, params, raw)
     cleaned = clean_events(table, params)
     # Materialise each grain once; every objective reads these instead of rescanning the input.

@@ -99,3 +99,12 @@ def test_missing_table_and_driver_and_java_say_what_to_do(tmp_path: Path, monkey
 def test_passwords_never_go_into_parameters() -> None:
     with pytest.raises(ParameterError, match="PGPASSWORD"):
         ReportParams.build({"backend": "postgres://analyst:hunter2@db/events"})
+
+
+def test_a_memory_limit_spills_instead_of_changing_numbers() -> None:
+    default = build_report(ReportParams())
+    limited = build_report(ReportParams(memory_limit="64MB"))
+    assert limited.objectives == default.objectives
+    assert limited.data_quality == default.data_quality
+    with pytest.raises(ReportError, match="memory_limit 'lots' was refused"):
+        build_report(ReportParams(memory_limit="lots"))
