@@ -137,30 +137,41 @@ def _schema(name: str) -> dict[str, Any]:
 
 
 def write_outputs(report: Report, out_dir: str | os.PathLike) -> dict[str, Path]:
-    """Write report.json and rejected_rows.csv into ``out_dir``; return their paths."""
+    """Write report.json and rejected_rows.csv into ``out_dir``; return their paths.
+
+    Both are written to temporary files first and renamed only when both are complete, so a
+    failure never leaves a new report.json beside an old rejected_rows.csv.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"report": out / REPORT_FILE, "rejected": out / REJECTED_FILE}
-    with atomic_write(paths["report"], "w") as fh:
+    with _staged(paths["report"], "w") as (fh, commit_report):
         json.dump(report.data, fh, indent=2, ensure_ascii=False)
         fh.write("\n")
-    with atomic_write(paths["rejected"], "wb") as fh:
-        pacsv.write_csv(_neutralised(report.rejected), fh)
+        fh.close()
+        with _staged(paths["rejected"], "wb") as (csv_fh, commit_rejected):
+            pacsv.write_csv(_neutralised(report.rejected), csv_fh)
+            csv_fh.close()
+            commit_report()
+            commit_rejected()
     return paths
 
 
 @contextmanager
-def atomic_write(path: Path, mode: str) -> Iterator[IO[Any]]:
-    """Open a temporary file beside ``path``; rename it over ``path`` only if the block succeeds."""
+def _staged(path: Path, mode: str) -> Iterator[tuple[IO[Any], Any]]:
+    """A temporary file beside ``path`` and a function that renames it over ``path``; the
+    temporary file is removed if the block fails before that."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode, **({"encoding": "utf-8"} if "b" not in mode else {})) as fh:
-            yield fh
+
+    def commit() -> None:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs are ordinary files
         os.replace(tmp, path)
-    except BaseException:
+
+    try:
+        with os.fdopen(fd, mode, **({"encoding": "utf-8"} if "b" not in mode else {})) as fh:
+            yield fh, commit
+    finally:
         Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # -- assembling ----------------------------------------------------------------------------------

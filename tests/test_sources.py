@@ -43,6 +43,13 @@ def test_missing_required_columns_are_all_named(tmp_path: Path) -> None:
     assert "'Session ID'" in message  # the headers found
 
 
+def test_blank_header_cells_name_extra_columns(tmp_path: Path) -> None:
+    path = tmp_path / "events.csv"
+    path.write_text(",".join([*COLUMNS, "", " "]) + "\n" + ",".join(["x"] * 12) + "\n")
+    table = read_events(str(path)).table
+    assert table.column_names[-3:] == ["unnamed_11", "unnamed_12", ROW]
+
+
 def test_duplicate_headers_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "events.csv"
     path.write_text(",".join([*COLUMNS, "Session ID"]) + "\n")
