@@ -66,19 +66,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-COLUMNS: tuple[str, ...] = (
-    "datetime",
-    "session_id",
-    "page_type",
-    "event_type",
-    "params",
-    "om_source",
-    "device_class",
-    "env",
-    "is_internal_ip",
-    "visitor_id",
-    "test_groups",
-)
+from helpers.sources import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
+
+# Every column the report reads, required ones first: the input contract of helpers.sources.
+COLUMNS: tuple[str, ...] = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
 
 _SCHEMA = pa.schema([(name, pa.string()) for name in COLUMNS])
 
