@@ -205,6 +205,7 @@ def _spark_session(master: str | None) -> Any:
             SparkSession.builder.master(master or "local[*]")
             .appName("customer-activity-report")
             .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")  # stderr is for our messages
             .config("spark.sql.shuffle.partitions", "8")
             .getOrCreate()
         )
