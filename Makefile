@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install report test lint clean
+.PHONY: install report test bench clean
 
 install: $(STAMP)
 
@@ -22,6 +22,11 @@ report: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest
+
+# Generates (and caches in bench/cache/) 100k, 1M and 10M synthetic events, then writes
+# bench/results.md and bench/results.json. Takes about an hour on 2 cores.
+bench: $(STAMP)
+	$(PY) -m bench.bench
 
 clean:
 	rm -rf outputs/sample outputs/notebook
