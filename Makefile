@@ -24,9 +24,11 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 # Generates (and caches in bench/cache/) 100k, 1M and 10M synthetic events, then writes
-# bench/results.md and bench/results.json. Takes about an hour on 2 cores.
+# bench/results.md and bench/results.json: 20-45 min on 2 cores, longer on a busy machine.
+# e.g. make bench BENCH_ARGS="--code-at HEAD" or BENCH_ARGS="--sizes 100k,1m".
+BENCH_ARGS ?=
 bench: $(STAMP)
-	$(PY) -m bench.bench
+	$(PY) -m bench.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf outputs/sample outputs/notebook

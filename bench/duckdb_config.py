@@ -53,7 +53,8 @@ def install() -> None:
 
 if __name__ == "__main__":
     install()
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    # The project under measurement: the working directory (bench.bench runs us from there).
+    sys.path.insert(0, os.getcwd())
     from helpers.cli import main
 
     sys.exit(main(sys.argv[1:]))
