@@ -138,7 +138,7 @@ def utc_microseconds(text: ir.StringValue) -> ir.IntegerValue:
     )
 
 
-def finite_price(price: JsonField, engine: str = "duckdb") -> ir.FloatingValue:
+def finite_price(price: JsonField, engine: str) -> ir.FloatingValue:
     """The price of a ``params.event_content.price`` JSON value, or null when it is not a price.
 
     A JSON number, or a string that parses as a finite number after trimming ("1200",

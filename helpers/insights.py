@@ -140,8 +140,11 @@ def funnel(events: ir.Table, users: ir.Table) -> dict[str, Any]:
     users, ``users_total``); ``drop_off`` = users at the previous step (step 1: all users) who
     did not reach this one.
     """
-    reached = funnel_steps_reached(events).join(
-        users.select("user_id", "device_class", "first_om_source"), "user_id"
+    # Read three times (totals and two breakdowns): materialise the chain of joins once.
+    reached = (
+        funnel_steps_reached(events)
+        .join(users.select("user_id", "device_class", "first_om_source"), "user_id")
+        .cache()
     )
     totals = _rows(reached.group_by("step").aggregate(users=reached.count()))
     result: dict[str, Any] = {
