@@ -7,6 +7,7 @@ notebook cell failed or an unexpected error (a bug: rerun with --debug for the t
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -19,6 +20,10 @@ EXIT_OK, EXIT_FAILED, EXIT_USER_ERROR = 0, 1, 2
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if getattr(args, "debug", False):
+        # Stage timings and retries, on stderr; the report logs no secrets at any level.
+        logging.basicConfig(format="%(name)s: %(message)s")
+        logging.getLogger("helpers").setLevel(logging.DEBUG)
     try:
         return args.command(args)
     except ReportError as exc:
@@ -120,7 +125,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--notebook", default=NOTEBOOK, help="notebook to execute (default: the master notebook)"
     )
-    run.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    run.add_argument(
+        "--debug", action="store_true", help="show tracebacks on errors, and each stage's time"
+    )
     run.set_defaults(command=_run)
 
     synth = commands.add_parser("synth", help="write deterministic synthetic events")

@@ -55,6 +55,7 @@ from gspread.utils import Dimension, ValueRenderOption, rowcol_to_a1
 from tqdm import tqdm
 
 from helpers.errors import SourceError
+from helpers.params import SHEET_SCHEME_RE, SHEET_URL_RE, is_google_sheet
 
 __all__ = ["SheetTable", "is_google_sheet", "read_google_sheet"]
 
@@ -75,13 +76,6 @@ _READONLY_SCOPES = (
 _EXPORT_URL = "https://docs.google.com/spreadsheets/d/{key}/export"
 _ENV_VAR = "GOOGLE_APPLICATION_CREDENTIALS"
 
-_KEY_CHARS = r"[A-Za-z0-9_-]+"
-_URL_RE = re.compile(
-    r"^https://(?i:docs\.google\.com)/(?:a/[^/?#]+/)?spreadsheets/(?:u/\d+/)?d/"
-    r"(?P<key>" + _KEY_CHARS + r")(?P<rest>[/?#].*)?$",
-    re.DOTALL,
-)
-_SCHEME_RE = re.compile(r"^gsheet:(?P<key>" + _KEY_CHARS + r")$")
 _GID_RE = re.compile(r"[?&#]gid=(\d+)")
 
 # Google answers these with a short "try later"; they are worth retrying.
@@ -132,21 +126,13 @@ class SheetTable:
 # --------------------------------------------------------------------------- sources
 
 
-def is_google_sheet(source: str) -> bool:
-    """True for https://docs.google.com/spreadsheets/d/KEY/... URLs and for 'gsheet:KEY'."""
-    if not isinstance(source, str):
-        return False
-    text = source.strip()
-    return bool(_URL_RE.match(text) or _SCHEME_RE.match(text))
-
-
 def _parse_source(source: str) -> tuple[str, int | None]:
     """Return (key, gid from the URL or None)."""
     text = source.strip() if isinstance(source, str) else ""
-    match = _SCHEME_RE.match(text)
+    match = SHEET_SCHEME_RE.match(text)
     if match:
         return match.group("key"), None
-    match = _URL_RE.match(text)
+    match = SHEET_URL_RE.match(text)
     if not match:
         raise SourceError(
             f"{source!r} is not a Google Sheet: give the sheet's address as it appears in the "

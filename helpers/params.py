@@ -11,6 +11,7 @@ writes these parameters into the executed notebook.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -33,6 +34,23 @@ REPORTED_PARAMETERS = (
     "price_threshold",
     "price_currency",
 )
+
+
+_KEY_CHARS = r"[A-Za-z0-9_-]+"
+SHEET_URL_RE = re.compile(
+    r"^https://(?i:docs\.google\.com)/(?:a/[^/?#]+/)?spreadsheets/(?:u/\d+/)?d/"
+    r"(?P<key>" + _KEY_CHARS + r")(?P<rest>[/?#].*)?$",
+    re.DOTALL,
+)
+SHEET_SCHEME_RE = re.compile(r"^gsheet:(?P<key>" + _KEY_CHARS + r")$")
+
+
+def is_google_sheet(source: str) -> bool:
+    """True for https://docs.google.com/spreadsheets/d/KEY/... URLs and for 'gsheet:KEY'."""
+    if not isinstance(source, str):
+        return False
+    text = source.strip()
+    return bool(SHEET_URL_RE.match(text) or SHEET_SCHEME_RE.match(text))
 
 
 class ReportParams(BaseModel):

@@ -14,14 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import nbformat
-import papermill
-from nbconvert import HTMLExporter
-from papermill.exceptions import PapermillExecutionError
-
 from helpers.errors import ReportError
-from helpers.gsheets import is_google_sheet
-from helpers.params import ReportParams
+from helpers.params import ReportParams, is_google_sheet
 from helpers.report import REJECTED_FILE, REPORT_FILE, build_report, write_outputs
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "customer_activity.ipynb"
@@ -81,6 +75,9 @@ def notebook_parameters(params: ReportParams, out_dir: Path) -> dict[str, Any]:
 
 def html_of(notebook: Path) -> str:
     """The executed notebook as one self-contained HTML page, without code cells or prompts."""
+    import nbformat  # imported here: --json-only runs never pay for the notebook stack
+    from nbconvert import HTMLExporter
+
     exporter = HTMLExporter(
         template_name="lab",
         template_file=str(_TEMPLATES / "report.html.j2"),  # extends lab's index.html.j2
@@ -98,6 +95,9 @@ def _execute_notebook(
 ) -> None:
     if not notebook.is_file():
         raise ReportError(f"the notebook {notebook} does not exist. Check --notebook.")
+    import papermill  # imported here: --json-only runs never pay for the notebook stack
+    from papermill.exceptions import PapermillExecutionError
+
     executed = staging / NOTEBOOK_FILE
     try:
         papermill.execute_notebook(

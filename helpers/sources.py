@@ -1,9 +1,14 @@
-"""Sources: read raw events into one all-text Arrow table, exactly as the file holds them.
+"""Sources: find the raw events and describe them as one all-text table, as the source holds them.
 
 Every cell arrives as a string (typed Parquet columns are rendered as text) so that cleaning
 has one set of rules whatever the source. Headers are normalised as the spec says (trimmed,
 lower-cased, spaces to ``_``), and a column ``_row`` records the input order, so that events
 with the same datetime break ties the same way on every backend.
+
+CSV files and Google Sheets are parsed here, with pyarrow, into Arrow. Parquet files are only
+checked here (schema, row counts); an engine that reads Parquet itself (DuckDB) scans them
+where they are, which keeps a 10M-row export out of Python's memory. :attr:`RawEvents.table`
+gives the same rows as Arrow for engines that need it.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ import gzip
 import hashlib
 import io
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +33,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from helpers.errors import SourceError
-from helpers.gsheets import is_google_sheet, read_google_sheet
+from helpers.params import is_google_sheet
 
 #: Columns every events table must have (after header normalisation).
 REQUIRED_COLUMNS = (
@@ -51,32 +57,70 @@ _PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
 @dataclass(frozen=True)
-class RawEvents:
-    """The events as read: all-string columns with normalised names, plus ``_row``."""
+class ParquetFile:
+    """One Parquet file of the events, checked but not read: what an engine needs to scan it."""
 
-    table: pa.Table
+    path: Path
+    header: tuple[str, ...]  # column names as written in the file
+    names: tuple[str, ...]  # the same, normalised (what the report calls them)
+    kinds: tuple[str, ...]  # per column, how it becomes text: see :func:`text_kind`
+    first_row: int  # ``_row`` of its first event: the files of a set follow each other
+    rows: int
+
+
+@dataclass(frozen=True)
+class RawEvents:
+    """The events as found: all-string columns with normalised names, plus ``_row``.
+
+    Either ``arrow`` (a parsed CSV or sheet) or ``parquet`` (files to scan) is given.
+    """
+
     source: dict[str, Any]  # report.json's "source" block: kind, name, sha256 -- never a secret
+    arrow: pa.Table | None = None
+    parquet: tuple[ParquetFile, ...] = field(default=())
+
+    @cached_property
+    def table(self) -> pa.Table:
+        """Every row as Arrow text columns, plus ``_row`` (reads Parquet files now)."""
+        if self.arrow is not None:
+            return self.arrow
+        tables = [
+            _all_text(_read_parquet(f.path)).rename_columns(list(f.names)) for f in self.parquet
+        ]
+        try:
+            table = pa.concat_tables(tables, promote_options="default")
+        except pa.ArrowInvalid as exc:
+            raise SourceError(f"the Parquet files do not fit together: {exc}.") from None
+        return table.append_column(ROW, pa.array(np.arange(table.num_rows, dtype=np.int64)))
+
+    @property
+    def rows(self) -> int:
+        """How many events the source holds."""
+        if self.arrow is not None:
+            return self.arrow.num_rows
+        return sum(f.rows for f in self.parquet)
 
 
 def read_events(source: str, **sheet_options: Any) -> RawEvents:
     """Read a CSV (.csv, .csv.gz, .tsv) or Parquet (.parquet) events file, or a Google Sheet
     (a sheet URL or ``gsheet:KEY``; ``sheet_options`` go to :func:`read_google_sheet`)."""
     if is_google_sheet(source):
+        from helpers.gsheets import read_google_sheet  # gspread only when a sheet is read
+
         sheet = read_google_sheet(source, **sheet_options)
         table = normalise_headers(sheet.table, origin=f"Google Sheet {sheet.info['name']!r}")
-        return RawEvents(table=with_row_numbers(table), source=sheet.info)
+        return RawEvents(source=sheet.info, arrow=with_row_numbers(table))
     if Path(source).expanduser().is_dir() or glob.has_magic(source):
         return _read_parquet_set(source)
     path = Path(source).expanduser()
     kind = _kind_of(path)
     if not path.exists():
         raise SourceError(f"The events file {path} does not exist. Check the --source path.")
-    table = _read_csv(path) if kind == "csv" else _read_parquet(path)
-    table = normalise_headers(table, origin=str(path))
-    return RawEvents(
-        table=with_row_numbers(table),
-        source={"kind": kind, "name": path.name, "sha256": _sha256(path)},
-    )
+    source = {"kind": kind, "name": path.name, "sha256": _sha256(path)}
+    if kind == "parquet":
+        return RawEvents(source=source, parquet=(_parquet_file(path, first_row=0),))
+    table = normalise_headers(_read_csv(path), origin=str(path))
+    return RawEvents(source=source, arrow=with_row_numbers(table))
 
 
 def table_events(table: ir.Table, *, origin: str) -> ir.Table:
@@ -201,25 +245,41 @@ def _read_parquet(path: Path) -> pa.Table:
 
 
 def _as_text(column: pa.ChunkedArray, name: str) -> pa.ChunkedArray:
-    kind = column.type
-    if pa.types.is_string(kind):
+    kind = text_kind(column.type, name)
+    if kind == TEXT:
         return column
-    if pa.types.is_large_string(kind) or pa.types.is_dictionary(kind):
-        return column.cast(pa.string())
-    if pa.types.is_timestamp(kind) and kind.tz is None:
-        # A naive timestamp is UTC by the spec; say so, so it is not re-read as local time.
+    if kind == NAIVE_TIMESTAMP:
         return pc.binary_join_element_wise(column.cast(pa.string()), " UTC", "")
-    if pa.types.is_null(kind):
+    if kind == NO_VALUES:
         return pa.chunked_array([pa.nulls(len(column), pa.string())])
+    return column.cast(pa.string())
+
+
+#: How a column becomes text: kept (text), cast, or, for a timestamp without a time zone,
+#: cast with " UTC" after it (a naive timestamp is UTC by the spec; said so, so it is never
+#: re-read as local time); a column of nulls only stays null.
+TEXT, CAST, NAIVE_TIMESTAMP, NO_VALUES = "text", "cast", "naive_timestamp", "no_values"
+
+
+def text_kind(kind: pa.DataType, name: str) -> str:
+    """How a column of this Arrow type is rendered as text; refuses types that cannot be."""
+    if pa.types.is_string(kind):
+        return TEXT
+    if pa.types.is_timestamp(kind) and kind.tz is None:
+        return NAIVE_TIMESTAMP
+    if pa.types.is_null(kind):
+        return NO_VALUES
     if (
-        pa.types.is_integer(kind)
+        pa.types.is_large_string(kind)
+        or pa.types.is_dictionary(kind)
+        or pa.types.is_integer(kind)
         or pa.types.is_floating(kind)
         or pa.types.is_boolean(kind)
         or pa.types.is_timestamp(kind)
         or pa.types.is_date(kind)
         or pa.types.is_decimal(kind)
     ):
-        return column.cast(pa.string())
+        return CAST
     raise SourceError(
         f"column {name!r} has type {kind}, which cannot be read as text. "
         f"Export it as a string (for params, the JSON text)."
@@ -239,23 +299,32 @@ def _read_parquet_set(source: str) -> RawEvents:
             f"no Parquet files in {source}. Give a directory holding .parquet files, a glob "
             f"such as 'events/2021-01-*.parquet', or one events file."
         )
-    tables, digest = [], hashlib.sha256()
+    found, digest, first_row = [], hashlib.sha256(), 0
     for file in files:
         if _kind_of(file) != "parquet":
             raise SourceError(f"{file} matched {source!r} but is not a Parquet file.")
-        text = _all_text(_read_parquet(file))
-        tables.append(normalise_headers(text, origin=str(file)))
+        found.append(_parquet_file(file, first_row=first_row))
+        first_row += found[-1].rows
         digest.update(_sha256(file).encode())
-    try:
-        table = pa.concat_tables(tables, promote_options="default")
-    except pa.ArrowInvalid as exc:
-        raise SourceError(f"the files of {source} do not fit together: {exc}.") from None
     return RawEvents(
-        table=with_row_numbers(table),
         # One hash for the set: the SHA-256 of the files' SHA-256s, in name order.
         source={"kind": "parquet", "name": f"{source} ({len(files)} files)",
                 "sha256": digest.hexdigest()},
+        parquet=tuple(found),
     )
+
+
+def _parquet_file(path: Path, *, first_row: int) -> ParquetFile:
+    """Check one Parquet file's columns without reading its rows."""
+    try:
+        metadata = pq.ParquetFile(path).metadata
+        schema = metadata.schema.to_arrow_schema()
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise SourceError(f"{path} could not be read as Parquet: {exc}.") from None
+    header = tuple(schema.names)
+    names = tuple(normalise_headers(schema.empty_table(), origin=str(path)).column_names)
+    kinds = tuple(text_kind(f.type, f.name) for f in schema)
+    return ParquetFile(path, header, names, kinds, first_row=first_row, rows=metadata.num_rows)
 
 
 def _all_text(table: pa.Table) -> pa.Table:

@@ -55,7 +55,8 @@ def test_hostile_and_unusual_cells_are_kept_as_written(report_of) -> None:
 
 
 _cell = st.one_of(
-    st.text(st.characters(exclude_characters="\x00"), max_size=30),  # NUL: a binary file
+    # NUL makes a binary file; lone surrogates cannot be written as UTF-8 at all.
+    st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), max_size=30),
     st.sampled_from([
         "", " ", "null", "NaN", "{}", "[]", "{bad", '{"event_content": {"price": "1,2"}}',
         "2021-01-23T25:61:61Z", "2021-01-23 11:57:09.286 UTC", "44219.5", "-0", "1e309",

@@ -149,3 +149,45 @@ def test_a_directory_or_glob_of_parquet_files_is_one_source(tmp_path: Path) -> N
     (tmp_path / "empty").mkdir()
     with pytest.raises(SourceError, match="no Parquet files"):
         read_events(str(tmp_path / "empty"))
+
+
+def test_duckdb_scans_parquet_as_the_arrow_reader_reads_it(tmp_path: Path) -> None:
+    """DuckDB reads Parquet files where they are; every other engine gets Arrow. Both give the
+    same rows, `_row` and text, whatever the files' headers and types."""
+    from helpers.backend import connect
+    from helpers.clean import utc_microseconds
+
+    moment = datetime(2021, 1, 23, 11, 57, 9, 286000)
+    first = pa.table({
+        "datetime": pa.array([moment, None], pa.timestamp("ms")),
+        "Session ID": pa.array([123, None], pa.int64()),
+        **{c: pa.array(["x", " y "]) for c in COLUMNS[2:8]},
+        "is_internal_ip": pa.array([False, True]),
+        "nothing": pa.array([None, None], pa.null()),
+        "aware": pa.array([moment.replace(tzinfo=UTC)] * 2, pa.timestamp("us", tz="UTC")),
+    })
+    second = pa.table({
+        "datetime": pa.array(["2021-01-24 09:00:00.000 UTC"]),
+        "session_id": pa.array(["a'b"]),
+        **{c: pa.array([""]) for c in COLUMNS[2:9]},
+        "visitor_id": pa.array(["v1"]),
+    })
+    (tmp_path / "set").mkdir()
+    pq.write_table(first, tmp_path / "set" / "1.parquet")
+    pq.write_table(second, tmp_path / "set" / "2.parquet")
+    raw = read_events(str(tmp_path / "set"))
+
+    scanned = connect("duckdb").load(raw)
+    as_duckdb = sorted(scanned.to_pyarrow().to_pylist(), key=lambda r: r[ROW])
+    as_arrow = raw.table.to_pylist()
+    assert [r[ROW] for r in as_duckdb] == [0, 1, 2]
+    assert sorted(scanned.columns) == sorted(raw.table.column_names)
+    for duck, arrow in zip(as_duckdb, as_arrow, strict=True):
+        # Time zones are written differently (+00 / Z) but mean the same instant.
+        assert {k: v for k, v in duck.items() if k != "aware"} == {
+            k: v for k, v in arrow.items() if k != "aware"
+        }
+    instants = scanned.select(ROW, us=utc_microseconds(scanned.aware)).order_by(ROW)
+    expected = int(moment.replace(tzinfo=UTC).timestamp() * 1_000_000)
+    assert instants.us.to_pyarrow().to_pylist() == [expected, expected, None]
+    assert raw.rows == 3
