@@ -19,8 +19,8 @@ What it does, each measurement in a separate process:
    (b)/(a), the slope of (b) against rows (least squares, seconds per million rows) for each
    format, and the extra time of (c) over (b).
 4. The memory-limit experiment: (b) at ``--spill-size`` (10m) with DuckDB's ``memory_limit``
-   at ``--spill-limit`` (1GB): through the project's ``memory_limit`` parameter when the
-   measured code has one, else through :mod:`bench.duckdb_config` (DuckDB reads no limit from
+   at each ``--spill-limit`` (1GB, 2GB): through the project's ``memory_limit`` parameter when
+   the measured code has one, else through :mod:`bench.duckdb_config` (DuckDB reads no limit from
    the environment; checked on every run). Records whether it completed, its time, peak RSS,
    the spill files' peak size and whether report.json is unchanged.
 
@@ -384,10 +384,9 @@ class Bench:
         cmd = [sys.executable, "-m", "helpers", "run", "--source", str(path), "--out", str(out)]
         return self.repeat("notebook", rows, fmt, cmd, repeat=self.args.repeat)
 
-    def spill(self, rows: int, fmt: str, path: Path) -> dict[str, Any]:
-        spill_dir = self.work / f"spill_{size_label(rows)}_{fmt}"
-        out = self.work / f"spill_out_{size_label(rows)}_{fmt}"
-        limit = self.args.spill_limit
+    def spill(self, rows: int, fmt: str, path: Path, limit: str) -> dict[str, Any]:
+        spill_dir = self.work / f"spill_{size_label(rows)}_{fmt}_{limit}"
+        out = self.work / f"spill_out_{size_label(rows)}_{fmt}_{limit}"
         if self.native_memory_limit():
             # The project's own parameter. DuckDB spills an in-memory database into .tmp/ in
             # the working directory, so the run happens in spill_dir and .tmp/ is watched.
@@ -461,7 +460,8 @@ class Bench:
             self.notebook(rows, fmt, self.events_file(rows, fmt))
         if a.spill_size:
             for fmt in a.spill_formats:
-                self.spill(a.spill_size, fmt, self.events_file(a.spill_size, fmt))
+                for limit in a.spill_limit.split(","):
+                    self.spill(a.spill_size, fmt, self.events_file(a.spill_size, fmt), limit)
         self.summarise()
         log(f"wrote {a.out}.json and {a.out}.md")
         return 1 if self.failures else 0
@@ -812,7 +812,8 @@ def _parser() -> argparse.ArgumentParser:
                         "(default: 10m when 10m is among --sizes)")  # fmt: skip
     p.add_argument("--spill-formats", default="parquet", type=lambda s: _csv_list(s, FORMATS),
                    help="formats for the memory-limit run (default %(default)s)")  # fmt: skip
-    p.add_argument("--spill-limit", default="1GB", help="DuckDB memory_limit for that run")
+    p.add_argument("--spill-limit", default="1GB,2GB",
+                   help="DuckDB memory_limit of that run; comma-separated, a run each")  # fmt: skip
     p.add_argument("--spill-timeout", type=float, default=1800, help="seconds before giving up")
     p.add_argument("--code-at", metavar="REV", default=None,
                    help="measure the project as committed at REV (git archive into a temporary "

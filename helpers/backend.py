@@ -134,20 +134,24 @@ def connect(
     )
 
 
-def json_field(engine_name: str, doc: ir.StringValue, path: str) -> JsonField:
-    """The value at ``path`` (``$.a.b``) of the JSON text ``doc``; kind and text are null when
-    the text is not JSON or the path is absent."""
+def json_fields(engine_name: str, doc: ir.StringValue, paths: list[str]) -> list[JsonField]:
+    """The values at ``paths`` (``$`` or ``$.a.b``) of the JSON text ``doc``; kind and text are
+    null when the text is not JSON or the path is absent."""
     if engine_name == PYSPARK:
         variant = _try_parse_json(doc)
-        node = _try_variant_get(variant, path, "variant")
-        return JsonField(
-            kind=_kind(_schema_of_variant(node)),
-            text=_try_variant_get_string(variant, path, "string"),
-        )
-    parsed = doc.try_cast("json")
-    return JsonField(
-        kind=_kind(_json_type(parsed, path)), text=_json_extract_string(parsed, path)
-    )
+        return [
+            JsonField(
+                kind=_kind(_schema_of_variant(_try_variant_get(variant, path, "variant"))),
+                text=_try_variant_get_string(variant, path, "string"),
+            )
+            for path in paths
+        ]
+    # One parse and one walk of the document for all paths; each value found is then small.
+    nodes = _json_extract_paths(doc.try_cast("json"), paths)
+    return [
+        JsonField(kind=_kind(_json_type(nodes[i], "$")), text=_json_extract_string(nodes[i], "$"))
+        for i in range(len(paths))
+    ]
 
 
 # ASCII whitespace, as Python's str.strip() would see it in an export.
@@ -207,6 +211,10 @@ def _kind(engine_type: ir.StringValue) -> ir.StringValue:
 
 @ibis.udf.scalar.builtin(name="json_type")
 def _json_type(doc: dt.JSON, path: str) -> str: ...
+
+
+@ibis.udf.scalar.builtin(name="json_extract")
+def _json_extract_paths(doc: dt.JSON, paths: dt.Array(dt.string)) -> dt.Array(dt.JSON): ...
 
 
 @ibis.udf.scalar.builtin(name="json_extract_string")

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from decimal import Decimal
 
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
-from helpers.backend import JsonField, json_field, strip
+from helpers.backend import JsonField, json_fields, strip
 from helpers.errors import SourceError
 from helpers.params import ReportParams
 from helpers.sources import ROW
@@ -49,6 +51,9 @@ _SERIAL_MAX = 2958465  # 9999-12-31
 _NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
 
 _MICROS = 1_000_000
+# _seq = time in µs * 10^12 + row: rows below 10^12, times within ±10^26 µs: 38 digits hold it.
+_ROWS_PER_MICROSECOND = 10**12
+_SEQ = dt.Decimal(38, 0)
 _DOWNSTREAM = (
     "session_id", "page_type", "event_type", "params", "om_source", "device_class",
     "visitor_id", "test_groups",
@@ -60,7 +65,7 @@ _EPOCH = ibis.timestamp("1970-01-01 00:00:00")
 class Cleaned:
     """The two halves of the input: every row lands in exactly one of them."""
 
-    events: ir.Table  # analysed rows, typed; one row per event, ``_seq`` = journey order
+    events: ir.Table  # analysed rows, typed; one row per event, ordered by ``_seq`` in journeys
     rejected: ir.Table  # excluded rows: ``_row`` and ``reason``
 
 
@@ -77,7 +82,14 @@ def clean_events(raw: ir.Table, params: ReportParams) -> Cleaned:
     # is typed (JSON read) in the same pass; only the columns read downstream are kept, and
     # the raw rows are rejoined by _row when the rejected ones are written out.
     rows = _typed_events(classified, params).cache()
-    events = rows.filter(rows.reason.isnull()).drop("reason")
+    analysed = rows.filter(rows.reason.isnull())
+    # user_id is a name for session_id or visitor_id, not a copy of it in memory.
+    events = analysed.select(
+        analysed[ROW],
+        analysed.ts_us,
+        analysed[params.user_column].name("user_id"),
+        *[analysed[c] for c in rows.columns if c not in (ROW, "ts_us", "reason")],
+    )
     rejected = rows.filter(rows.reason.notnull()).select(ROW, "reason")
     return Cleaned(events=events, rejected=rejected)
 
@@ -194,13 +206,13 @@ def _with_copy_number(cells: ir.Table) -> ir.Table:
     columns = [c for c in cells.columns if c not in (ROW, "_ts_us")]
     hashed = cells.mutate(_hash=ibis.struct({c: cells[c] for c in columns}).hash())
     repeated = (
-        hashed.group_by("_hash").aggregate(n=hashed.count()).filter(lambda t: t.n > 1)["_hash"]
+        hashed.group_by("_hash").aggregate(n=hashed.count()).filter(lambda t: t.n > 1)["_hash",]
     )
-    may_repeat = hashed.filter(hashed._hash.isin(repeated))
+    may_repeat = hashed.semi_join(repeated, "_hash")
     copies = may_repeat.mutate(
         _copy=ibis.row_number().over(group_by=columns, order_by=may_repeat[ROW])
     )
-    unique = hashed.filter(~hashed._hash.isin(repeated)).mutate(_copy=ibis.literal(0, "int64"))
+    unique = hashed.anti_join(repeated, "_hash").mutate(_copy=ibis.literal(0, "int64"))
     return ibis.union(unique, copies, distinct=False).drop("_hash")
 
 
@@ -226,20 +238,16 @@ def _typed_events(analysed: ir.Table, params: ReportParams) -> ir.Table:
     """Classified rows with exactly the columns the objectives read, plus ``reason``."""
     engine = analysed.get_backend().name
 
-    def field(path: str) -> JsonField:
-        return json_field(engine, analysed.params, path)
-
-    price_node, currency, request_id = (
-        field("$.event_content.price"),
-        field("$.event_content.currency"),
-        field("$.page.request_id"),
+    root, price_node, currency, request_id = json_fields(
+        engine,
+        analysed.params,
+        ["$", "$.event_content.price", "$.event_content.currency", "$.page.request_id"],
     )
     price = finite_price(price_node, engine)
     events = analysed.select(
         ROW,
         "reason",
         ts_us=analysed._ts_us,
-        user_id=analysed[params.user_column],
         session_id=analysed.session_id,
         visitor_id=_optional(analysed, "visitor_id"),
         test_groups=_optional(analysed, "test_groups"),
@@ -248,7 +256,7 @@ def _typed_events(analysed: ir.Table, params: ReportParams) -> ir.Table:
         om_source=analysed.om_source,
         device_class=analysed.device_class,
         # Not a JSON object (invalid, null, a list, blank): treated as {} and counted.
-        params_invalid=(field("$").kind == "object").fill_null(False) == False,  # noqa: E712
+        params_invalid=(root.kind == "object").fill_null(False) == False,  # noqa: E712
         price=price,
         # Present (JSON null included) but not a price.
         price_invalid=price_node.kind.notnull() & price.isnull(),
@@ -261,10 +269,10 @@ def _typed_events(analysed: ir.Table, params: ReportParams) -> ir.Table:
             | (request_id.kind == "number")
         ).fill_null(False),
     )
-    # One global order for every journey: by time, ties by input order. Excluded rows are
-    # numbered after every analysed one, so the analysed events' numbers do not depend on them.
+    # One global order for every journey: by time, ties by input order, as one exact number
+    # (the time in microseconds, then the row, in decimal digits) so that no sort of every
+    # event is needed: comparing, min/max and argmin/argmax on it follow that order.
     return events.mutate(
-        _seq=ibis.row_number().over(
-            order_by=[events.reason.notnull(), events.ts_us, events[ROW]]
-        )
+        _seq=events.ts_us.cast(_SEQ) * ibis.literal(Decimal(_ROWS_PER_MICROSECOND), _SEQ)
+        + events[ROW]
     )

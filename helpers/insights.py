@@ -29,7 +29,6 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
-from scipy import stats
 
 from helpers.backend import object_entries, strip
 from helpers.objectives import APARTMENT_VIEW, BOOK_NOW, NO_OM_SOURCE, REQUEST_DRAFT, SEARCH_PAGE
@@ -85,6 +84,9 @@ def insights(
     three first: every analysis reads them again). ``control_groups`` maps a test to its
     control group (default: each test's first group alphabetically).
     """
+    # users has one row per user_id (never null in the cleaned events), so its count is the
+    # events' distinct users, which paths and activity would otherwise count again.
+    users_total = _int(users.count())
     analyses = {
         "funnel": (funnel(events, users), narrative_funnel),
         "attribution": (attribution(events, users), narrative_attribution),
@@ -92,8 +94,8 @@ def insights(
             session_insights(events, sessions, short_session_seconds=short_session_seconds),
             narrative_sessions,
         ),
-        "paths": (paths(events), narrative_paths),
-        "activity": (activity(events), narrative_activity),
+        "paths": (paths(events, users_total=users_total), narrative_paths),
+        "activity": (activity(events, users_total=users_total), narrative_activity),
         "ab_tests": (ab_tests(events, users, control_groups=control_groups), narrative_ab_tests),
         "user_definitions": (user_definitions(events), narrative_user_definitions),
     }
@@ -130,6 +132,19 @@ def funnel_steps_reached(events: ir.Table) -> ir.Table:
     return ibis.union(*reached, distinct=False)
 
 
+def funnel_users(events: ir.Table, users: ir.Table) -> ir.Table:
+    """Users per (``step``, ``device_class``, ``first_om_source``): step 0 counts every user,
+    steps 1-4 the users who reached that step (see :func:`funnel_steps_reached`); the device
+    class and first-touch source are the user's, from the users table."""
+    u = users.select("user_id", "device_class", "first_om_source")
+    reached = funnel_steps_reached(events).join(u, "user_id")
+    everyone = u.select("device_class", "first_om_source", step=ibis.literal(0, type="int64"))
+    rows = ibis.union(
+        everyone, reached.select("device_class", "first_om_source", "step"), distinct=False
+    )
+    return rows.group_by("step", "device_class", "first_om_source").aggregate(users=rows.count())
+
+
 def funnel(events: ir.Table, users: ir.Table) -> dict[str, Any]:
     """Users reaching each funnel step in order (see :func:`funnel_steps_reached`), overall and
     broken down by the user's ``device_class`` and first-touch ``first_om_source`` (from the
@@ -140,31 +155,30 @@ def funnel(events: ir.Table, users: ir.Table) -> dict[str, Any]:
     users, ``users_total``); ``drop_off`` = users at the previous step (step 1: all users) who
     did not reach this one.
     """
-    # Read three times (totals and two breakdowns): materialise the chain of joins once.
-    reached = (
-        funnel_steps_reached(events)
-        .join(users.select("user_id", "device_class", "first_om_source"), "user_id")
-        .cache()
-    )
-    totals = _rows(reached.group_by("step").aggregate(users=reached.count()))
+    # One small query (a few rows per step and group); the totals and both breakdowns are
+    # sums of its counts.
+    counts = _rows(funnel_users(events, users))
+    totals: dict[int, int] = {}
+    for r in counts:
+        totals[r["step"]] = totals.get(r["step"], 0) + int(r["users"])
+    users_total = totals.pop(0, 0)
     result: dict[str, Any] = {
-        "users_total": _int(users.count()),
-        "steps": [],
+        "users_total": users_total,
+        "steps": _funnel_steps(users_total, totals),
         "by_device_class": {},
         "by_first_om_source": {},
     }
-    result["steps"] = _funnel_steps(result["users_total"], {r["step"]: r["users"] for r in totals})
     breakdowns = (("by_device_class", "device_class"), ("by_first_om_source", "first_om_source"))
     for key, column in breakdowns:
-        group_users = _rows(users.group_by(value=users[column]).aggregate(users=users.count()))
-        counts = _rows(
-            reached.group_by("step", value=reached[column]).aggregate(users=reached.count())
-        )
-        for group in sorted(group_users, key=lambda r: (-r["users"], r["value"])):
-            by_step = {r["step"]: r["users"] for r in counts if r["value"] == group["value"]}
-            result[key][group["value"]] = {
-                "users_total": int(group["users"]),
-                "steps": _funnel_steps(int(group["users"]), by_step),
+        by_value: dict[str, dict[int, int]] = {}
+        for r in counts:
+            steps = by_value.setdefault(r[column], {})
+            steps[r["step"]] = steps.get(r["step"], 0) + int(r["users"])
+        for value, steps in sorted(by_value.items(), key=lambda kv: (-kv[1].get(0, 0), kv[0])):
+            group_total = steps.pop(0, 0)
+            result[key][value] = {
+                "users_total": group_total,
+                "steps": _funnel_steps(group_total, steps),
             }
     return result
 
@@ -239,52 +253,56 @@ def user_touches(events: ir.Table, users: ir.Table) -> ir.Table:
     )
 
 
+def touch_pairs(events: ir.Table, users: ir.Table) -> ir.Table:
+    """Users per (``first_touch``, ``last_touch``) pair (see :func:`user_touches`), and how
+    many of them clicked book-now / created a request draft."""
+    t = user_touches(events, users)
+    return t.group_by("first_touch", "last_touch").aggregate(
+        users=t.count(),
+        clicked_book_now=t.count(where=t.clicked_book_now),
+        created_request_draft=t.count(where=t.created_request_draft),
+    )
+
+
 def attribution(events: ir.Table, users: ir.Table) -> dict[str, Any]:
     """Per channel (om_source as written, ``no_om_source`` for users without one): users whose
     first touch is the channel and how many of them clicked book-now / created a request
     draft, and the same for users whose last touch is the channel. Each of the two
     attributions sums to ``users_total``; ``users_first_touch_differs`` counts users whose
     first and last touch differ."""
-    t = user_touches(events, users)
-    touches = ibis.union(
-        t.select(
-            "clicked_book_now", "created_request_draft", channel=t.first_touch,
-            first=ibis.literal(True), last=ibis.literal(False),
-        ),
-        t.select(
-            "clicked_book_now", "created_request_draft", channel=t.last_touch,
-            first=ibis.literal(False), last=ibis.literal(True),
-        ),
-        distinct=False,
-    )  # fmt: skip
-    measures = {}
-    for touch in ("first", "last"):
-        is_touch = touches[touch]
-        measures[f"{touch}_users"] = touches.count(where=is_touch)
-        measures[f"{touch}_book_now"] = touches.count(where=is_touch & touches.clicked_book_now)
-        measures[f"{touch}_draft"] = touches.count(where=is_touch & touches.created_request_draft)
-    channels = _rows(touches.group_by("channel").aggregate(**measures))
-    channels.sort(key=lambda r: (-r["first_users"], -r["last_users"], r["channel"]))
-    summary = _row(
-        t.aggregate(users_total=t.count(), differs=t.count(where=t.first_touch != t.last_touch))
+    # One small query (a row per channel pair); both attributions are sums of its counts.
+    pairs = _rows(touch_pairs(events, users))
+    measures = ("users", "clicked_book_now", "created_request_draft")
+    channels: dict[str, dict[str, dict[str, int]]] = {}
+    for r in pairs:
+        for touch in ("first", "last"):
+            channel = channels.setdefault(
+                r[f"{touch}_touch"], {t: dict.fromkeys(measures, 0) for t in ("first", "last")}
+            )
+            for measure in measures:
+                channel[touch][measure] += int(r[measure])
+    ranked = sorted(
+        channels.items(), key=lambda kv: (-kv[1]["first"]["users"], -kv[1]["last"]["users"], kv[0])
     )
     return {
-        "users_total": int(summary["users_total"]),
-        "users_first_touch_differs": int(summary["differs"] or 0),
+        "users_total": sum(int(r["users"]) for r in pairs),
+        "users_first_touch_differs": sum(
+            int(r["users"]) for r in pairs if r["first_touch"] != r["last_touch"]
+        ),
         "channels": [
             {
-                "channel": r["channel"],
+                "channel": name,
                 **{
                     f"{touch}_touch": {
-                        "users": int(r[f"{touch}_users"]),
-                        "clicked_book_now": int(r[f"{touch}_book_now"]),
-                        "created_request_draft": int(r[f"{touch}_draft"]),
-                        "book_now_rate": _rate(r[f"{touch}_book_now"], r[f"{touch}_users"]),
+                        **counts[touch],
+                        "book_now_rate": _rate(
+                            counts[touch]["clicked_book_now"], counts[touch]["users"]
+                        ),
                     }
                     for touch in ("first", "last")
                 },
             }
-            for r in channels
+            for name, counts in ranked
         ],
     }
 
@@ -356,6 +374,8 @@ def session_insights(
     seconds = s.duration_us.cast("float64") / _SECOND_US
     one = s.events == 1
     short_us = ibis.literal(round(short_session_seconds * _SECOND_US), type="int64")
+    bucket = _duration_bucket(s.duration_us)
+    # One pass over the sessions: the histogram's buckets are measures of the same aggregate.
     summary = _row(
         s.aggregate(
             sessions_total=s.count(),
@@ -366,13 +386,12 @@ def session_insights(
             p90=seconds.quantile(0.9),
             multi_median=seconds.quantile(0.5, where=~one),
             multi_p90=seconds.quantile(0.9, where=~one),
+            **{
+                f"bucket_{index}": s.count(where=~one & (bucket == index))
+                for index in range(len(_bucket_bounds()))
+            },
         )
     )
-    multi = s.filter(s.events > 1)
-    buckets = _rows(
-        multi.group_by(bucket=_duration_bucket(multi.duration_us)).aggregate(sessions=multi.count())
-    )
-    by_bucket = {r["bucket"]: int(r["sessions"]) for r in buckets}
     total = int(summary["sessions_total"])
     histogram = [
         {
@@ -388,7 +407,7 @@ def session_insights(
                 "bucket": label,
                 "lower_seconds": lower,
                 "upper_seconds": upper,
-                "sessions": by_bucket.get(index, 0),
+                "sessions": int(summary[f"bucket_{index}"] or 0),
             }
         )
     bounces = int(summary["bounces"] or 0)
@@ -477,16 +496,25 @@ def journey_paths(events: ir.Table, *, length: int = PATH_LENGTH) -> ir.Table:
     return pivot.select("user_id", path=path)
 
 
-def paths(events: ir.Table, *, top: int = TOP_PATHS, length: int = PATH_LENGTH) -> dict[str, Any]:
+def paths(
+    events: ir.Table,
+    *,
+    top: int = TOP_PATHS,
+    length: int = PATH_LENGTH,
+    users_total: int | None = None,  # the events' distinct users, when the caller knows it
+) -> dict[str, Any]:
     """The ``top`` most common journey paths (first ``length`` page types, consecutive repeats
     collapsed, null page types skipped) with the users following each, most users first,
     ties alphabetically. ``share`` is of ``users_with_page_type``; users whose events all lack
     a page_type have no path and are counted in ``users_without_page_type``."""
     p = journey_paths(events, length=length)
-    counts = p.group_by("path").aggregate(users=p.count())
+    # Read twice (summary and ranking) and small (a row per distinct path): computing the
+    # paths is the costly part, so do it once.
+    counts = p.group_by("path").aggregate(users=p.count()).cache()
     ranked = counts.order_by([ibis.desc("users"), "path"]).limit(top)
     summary = _row(counts.aggregate(users=counts.users.sum(), distinct=counts.count()))
-    users_total = _int(events.user_id.nunique())
+    if users_total is None:
+        users_total = _int(events.user_id.nunique())
     with_path = int(summary["users"] or 0)
     return {
         "length": length,
@@ -536,14 +564,20 @@ def activity_by_day(events: ir.Table) -> ir.Table:
     return e.group_by("day").aggregate(events=e.count(), active_users=e.user_id.nunique())
 
 
-def activity(events: ir.Table) -> dict[str, Any]:
+def activity(
+    events: ir.Table,
+    *,
+    users_total: int | None = None,  # the events' distinct users, when the caller knows it
+) -> dict[str, Any]:
     """Activity over time: ``by_hour`` has all 24 UTC hours (0 where nothing happened);
     ``by_day`` lists each UTC date (``YYYY-MM-DD``) with events, only when the events span
     several days (else it is empty: the one day's figures are the totals). ``busiest_hour``
     is the hour with most events (the earliest on a tie; None without events)."""
-    hours = {r["hour"]: r for r in _rows(activity_by_hour(events))}
+    hour_rows = _rows(activity_by_hour(events))
+    hours = {r["hour"]: r for r in hour_rows}
     days = sorted(_rows(activity_by_day(events)), key=lambda r: r["day"])
-    summary = _row(events.aggregate(events=events.count(), users=events.user_id.nunique()))
+    if users_total is None:
+        users_total = _int(events.user_id.nunique())
     by_hour = [
         {
             "hour": hour,
@@ -554,8 +588,8 @@ def activity(events: ir.Table) -> dict[str, Any]:
     ]
     busiest = max(by_hour, key=lambda h: (h["events"], -h["hour"])) if hours else None
     return {
-        "events_total": int(summary["events"]),
-        "active_users_total": int(summary["users"] or 0),
+        "events_total": sum(int(r["events"]) for r in hour_rows),
+        "active_users_total": users_total,
         "days": len(days),
         "busiest_hour": busiest["hour"] if busiest else None,
         "by_hour": by_hour,
@@ -621,7 +655,12 @@ def ab_membership(events: ir.Table) -> ir.Table:
 def ab_group_outcomes(events: ir.Table, users: ir.Table) -> ir.Table:
     """Per (test, group): users (seen in that group only), and how many clicked book-now / created
     a request draft (anywhere in their journey)."""
-    m = ab_membership(events)
+    return _group_outcomes(ab_membership(events), users)
+
+
+def _group_outcomes(membership: ir.Table, users: ir.Table) -> ir.Table:
+    """:func:`ab_group_outcomes` of an :func:`ab_membership` table."""
+    m = membership
     members = m.filter(m.groups == 1).join(
         users.select("user_id", "clicked_book_now", "created_request_draft"), "user_id"
     )
@@ -653,12 +692,14 @@ def ab_tests(
     Without any test assignment, ``tests`` is empty and ``note`` says why.
     """
     control_groups = control_groups or {}
-    m = ab_membership(events)
+    # Read three times, and reading the JSON is the costly part: do it once.
+    m = ab_membership(events).cache()
     per_test = _rows(
         m.group_by("test").aggregate(assigned=m.count(), in_several=m.count(where=m.groups > 1))
     )
-    outcomes = _rows(ab_group_outcomes(events, users))
-    assigned_users = _int(m.user_id.nunique())
+    # Without any assignment there is nothing else to count.
+    outcomes = _rows(_group_outcomes(m, users)) if per_test else []
+    assigned_users = _int(m.user_id.nunique()) if per_test else 0
     tests = []
     for test in sorted(per_test, key=lambda r: r["test"]):
         groups = sorted(
@@ -733,6 +774,8 @@ def compare_proportions(
             "difference": None, "relative_difference": None, "ci_low": None, "ci_high": None,
             "z": None, "p_value": None, "significant": None,
         }  # fmt: skip
+    from scipy import stats  # here: a run without A/B tests never pays its import (0.4 s)
+
     p1, p0 = successes / n, control_successes / control_n
     difference = p1 - p0
     unpooled = math.sqrt(p1 * (1 - p1) / n + p0 * (1 - p0) / control_n)
@@ -760,6 +803,8 @@ def sample_ratio_mismatch(
     groups or no users."""
     if len(group_users) < 2 or sum(group_users) == 0:
         return None
+    from scipy import stats  # here: a run without A/B tests never pays its import (0.4 s)
+
     statistic, p_value = stats.chisquare(group_users)
     return {
         "chi_square": float(statistic),
@@ -810,38 +855,51 @@ def _control_rate(test: dict[str, Any]) -> float | None:
 # -- 7. user definitions ------------------------------------------------------------------------
 
 
+def user_definition_counts(events: ir.Table) -> ir.Table:
+    """One row per way of counting users, ``definition`` ``session_id`` or ``visitor_id``:
+    ``users`` (distinct non-null ids), ``clicked_book_now`` (ids with an event of event_type
+    click_book-now), ``with_request_id`` (ids with an event carrying a request id), ``rows``
+    (all events) and ``rows_without_id`` (events whose id is null)."""
+    e = events
+    definitions = []
+    for column in ("session_id", "visitor_id"):
+        # A group-by per id, then counts of ids: much cheaper than three distinct counts.
+        ids = e.group_by(id=e[column]).aggregate(
+            rows=e.count(),
+            book_now=(e.event_type == BOOK_NOW).any(),
+            request_id=e.has_request_id.any(),
+        )
+        known = ids.id.notnull()
+        counts = ids.aggregate(
+            users=ids.count(where=known),
+            clicked_book_now=ids.count(where=known & ids.book_now),
+            with_request_id=ids.count(where=known & ids.request_id),
+            rows=ids.rows.sum(),
+            rows_without_id=ids.rows.sum(where=~known),
+        )
+        definitions.append(counts.mutate(definition=ibis.literal(column)))
+    return ibis.union(*definitions, distinct=False)
+
+
 def user_definitions(events: ir.Table) -> dict[str, Any]:
     """Users counted two ways, straight from the events: as distinct ``session_id`` and as
     distinct ``visitor_id``. Under each: ``users_total``, ``users_clicked_book_now`` (with an
     event of event_type click_book-now) and ``users_with_request_id`` (with an event carrying a
     request id). Rows without a visitor_id are left out of the visitor counts and counted in
     ``rows_without_visitor_id``; ``visitor_id`` is None when no row has one."""
-    e = events
-    book_now = e.event_type == BOOK_NOW
-    measures = {}
-    for column in ("session_id", "visitor_id"):
-        measures[f"{column}_total"] = e[column].nunique()
-        measures[f"{column}_book_now"] = e[column].nunique(where=book_now)
-        measures[f"{column}_request_id"] = e[column].nunique(where=e.has_request_id)
-    r = _row(
-        e.aggregate(
-            **measures,
-            rows_total=e.count(),
-            rows_without_visitor_id=e.count(where=e.visitor_id.isnull()),
-        )
-    )
+    r = {row["definition"]: row for row in _rows(user_definition_counts(events))}
 
     def counts(column: str) -> dict[str, int]:
         return {
-            "users_total": int(r[f"{column}_total"] or 0),
-            "users_clicked_book_now": int(r[f"{column}_book_now"] or 0),
-            "users_with_request_id": int(r[f"{column}_request_id"] or 0),
+            "users_total": int(r[column]["users"] or 0),
+            "users_clicked_book_now": int(r[column]["clicked_book_now"] or 0),
+            "users_with_request_id": int(r[column]["with_request_id"] or 0),
         }
 
-    has_visitors = int(r["visitor_id_total"] or 0) > 0
+    has_visitors = int(r["visitor_id"]["users"] or 0) > 0
     return {
-        "rows_total": int(r["rows_total"]),
-        "rows_without_visitor_id": int(r["rows_without_visitor_id"] or 0),
+        "rows_total": int(r["visitor_id"]["rows"] or 0),
+        "rows_without_visitor_id": int(r["visitor_id"]["rows_without_id"] or 0),
         "session_id": counts("session_id"),
         "visitor_id": counts("visitor_id") if has_visitors else None,
     }

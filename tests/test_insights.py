@@ -501,6 +501,18 @@ def test_insights_on_a_tiny_table_validates_and_narrates(tables) -> None:
     assert all(result[name]["narrative"] for name in result)
 
 
+def test_insights_reuses_the_users_count_without_changing_a_figure(tables) -> None:
+    # insights() hands paths and activity users.count() instead of letting them count the
+    # events' distinct users again; called alone they count them.
+    rows = [*pages("a", "search_page", "apartment_view"), *pages("b", "", ""), search("c", 0)]
+    t = tables(rows)
+    result = ins.insights(t.events, t.users, t.sessions)
+    assert result["paths"]["users_without_page_type"] == 1
+    assert result["activity"]["active_users_total"] == 3
+    for name, alone in (("paths", ins.paths), ("activity", ins.activity)):
+        assert {k: v for k, v in result[name].items() if k != "narrative"} == alone(t.events)
+
+
 def test_insights_of_no_events(tables) -> None:
     t = tables([event(session_id="a", env="development")])
     result = ins.insights(t.events, t.users, t.sessions)
