@@ -318,8 +318,9 @@ class Bench:
     # measurements -------------------------------------------------------------------------
 
     def repeat(
-        self, kind: str, rows: int, fmt: str, cmd: list[str], *, repeat: int, **kw: Any
-    ) -> dict[str, Any]:
+        self, kind: str, rows: int, fmt: str, cmd: list[str], *, repeat: int,
+        memory_limit: str | None = None, **kw: Any,
+    ) -> dict[str, Any]:  # fmt: skip
         runs: list[Run] = []
         env = {**kw.pop("env", {}), "PYTHONPATH": _pythonpath(self.code)}
         kw.setdefault("cwd", self.code)
@@ -362,10 +363,12 @@ class Bench:
         record["date"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         if not record["ok"]:
             self.failures += 1
-        key = (kind, rows, fmt)
+        record["memory_limit"] = memory_limit
+        key = (kind, rows, fmt, memory_limit)  # a new measurement replaces its older self
         self.results["measurements"] = [
-            m for m in self.results["measurements"] if (m["kind"], m["rows"], m["format"]) != key
-        ] + [record]
+            m for m in self.results["measurements"]
+            if (m["kind"], m["rows"], m["format"], m.get("memory_limit")) != key
+        ] + [record]  # fmt: skip
         self.summarise()
         return record
 
@@ -408,9 +411,8 @@ class Bench:
         log(f"memory limit {limit} through {how}")
         record = self.repeat(
             "memory_limit", rows, fmt, cmd, repeat=1, env=env, timeout=self.args.spill_timeout,
-            **kw,
+            memory_limit=limit, **kw,
         )  # fmt: skip
-        record["memory_limit"] = limit
         record["how"] = how
         record["peak_spill_bytes"] = record["runs"][0]["peak_dir_bytes"]
         record["same_report_as_unlimited"] = _same_report(

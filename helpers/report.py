@@ -118,7 +118,7 @@ def _progress() -> Iterator[Any]:
     stderr when a person is watching (a terminal); papermill and batch runs stay quiet."""
     bar = tqdm(
         total=_STAGES, unit="stage", leave=False, disable=not sys.stderr.isatty(),
-        bar_format="{desc}: {n_fmt}/{total_fmt} stages [{elapsed}]",
+        bar_format="{desc:<40} {bar:20} {n_fmt}/{total_fmt} stages [{elapsed}]",
     )
 
     @contextmanager

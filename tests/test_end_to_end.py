@@ -280,3 +280,46 @@ def test_the_html_in_a_real_browser(sample_run: Path, width: int) -> None:
         assert shown.strip() == f"{int(value):,}", key
     assert overflow <= 1  # readable at phone width: nothing wider than the screen
     assert (sample_run / f"report-{width}px.png").stat().st_size > 10_000
+
+
+def test_progress_shows_on_a_terminal_and_stays_quiet_otherwise(tmp_path: Path) -> None:
+    import fcntl
+    import pty
+    import struct
+    import termios
+    import threading
+
+    leader, follower = pty.openpty()
+    # A terminal 100 columns wide (a new pty has none, and tqdm draws nothing in 0 columns).
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    shown = bytearray()
+
+    def read() -> None:
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal closed: the run is over
+                return
+            if not chunk:
+                return
+            shown.extend(chunk)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    with_terminal = subprocess.run(
+        [sys.executable, "-m", "helpers", "run", "--json-only", "--out", str(tmp_path / "tty")],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=follower, timeout=600,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )  # fmt: skip
+    os.close(follower)
+    reader.join(timeout=10)
+    os.close(leader)
+    assert with_terminal.returncode == 0
+    text = shown.decode(errors="replace")
+    for stage in ("reading the events", "cleaning", "insights"):
+        assert stage in text
+    assert "stages" in text
+
+    piped = cli("run", "--json-only", "--out", str(tmp_path / "piped"))
+    assert piped.returncode == 0, piped.stderr
+    assert "stages" not in piped.stderr and "cleaning" not in piped.stderr
