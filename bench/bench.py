@@ -559,6 +559,7 @@ class Bench:
             }
         spills = [m for m in self.results["measurements"] if m["kind"] == "memory_limit"]
         self.results["memory_limit_runs"] = [self._spill_summary(m) for m in spills]
+        self.results["targets"] = targets(self.results)
         out = Path(self.args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.with_suffix(".json").write_text(json.dumps(self.results, indent=2) + "\n")
@@ -699,6 +700,44 @@ def _meta(a: argparse.Namespace, code: Path) -> dict[str, Any]:
     }
 
 
+def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
+    """The issue's targets, each with the measured figure and whether it is met."""
+    rows = {(row["size"], row["format"]): row for row in r.get("table", [])}
+    found: list[dict[str, Any]] = []
+
+    def add(target: str, measured: Any, met: bool | None) -> None:
+        found.append({"target": target, "measured": measured, "met": met})
+
+    for size, fmt in (("1m", "csv"), ("10m", "parquet")):
+        row = rows.get((size, fmt))
+        if row and row["ratio_b_over_a"] is not None:
+            add(f"{size} {fmt}: (b) within 2x the floor (aim 1.5x)",
+                f"{row['ratio_b_over_a']}x ({row['json_only_s']} s / {row['floor_s']} s)",
+                row["ratio_b_over_a"] <= 2)  # fmt: skip
+    row = rows.get(("10m", "parquet"))
+    if row and row["json_only_peak_rss_mb"] is not None:
+        add("10m parquet: peak RSS <= 3 GB (3072 MB), default settings",
+            f"{row['json_only_peak_rss_mb']} MB", row["json_only_peak_rss_mb"] <= 3072)  # fmt: skip
+    for spill in r.get("memory_limit_runs", []):
+        if (spill["size"], spill["format"]) == ("10m", "parquet") and spill["completed"]:
+            add(f"10m parquet with memory_limit={spill['memory_limit']}: peak RSS <= 3 GB",
+                f"{spill['peak_rss_mb']} MB in {spill['wall_s']} s",
+                spill["peak_rss_mb"] <= 3072)  # fmt: skip
+    nb = r.get("notebook")
+    if nb and nb.get("extra_s") is not None:
+        add(f"{nb['size']}: the notebook adds <= 8 s to (b)", f"{nb['extra_s']} s",
+            nb["extra_s"] <= 8)  # fmt: skip
+    for fmt, slope in r.get("slopes", {}).items():
+        add(f"{fmt}: cost linear in rows (slope stated)",
+            f"{slope['json_only_s_per_million_rows']} s per million rows", None)  # fmt: skip
+    for spill in r.get("memory_limit_runs", []):
+        add(f"{spill['size']} {spill['format']}, memory_limit={spill['memory_limit']}: completes "
+            "by spilling, same report", f"completed: {spill['completed']}, spilled "
+            f"{spill['peak_spill_mb']} MB, same report: {spill['same_report_as_unlimited']}",
+            bool(spill["completed"] and spill["same_report_as_unlimited"]))  # fmt: skip
+    return found
+
+
 def markdown(r: dict[str, Any]) -> str:
     m = r["meta"]
     v, mc = m["versions"], m["machine"]
@@ -730,6 +769,21 @@ def markdown(r: dict[str, Any]) -> str:
         "processes on the machine used, on average, during any run of the row (0 = quiet; "
         "above ~0.2 the wall times are inflated by contention, CPU s much less so).",
         "",
+    ]
+    if r.get("targets"):
+        lines += [
+            "## Targets",
+            "",
+            "Missed targets: the profile and what would close the gap are in "
+            "[PROFILE.md](PROFILE.md).",
+            "",
+            "| target | measured | met |",
+            "|---|---|---|",
+        ]
+        met = {True: "yes", False: "**no**", None: "–"}
+        lines += [f"| {t['target']} | {t['measured']} | {met[t['met']]} |" for t in r["targets"]]
+        lines += ["", "## All measurements", ""]
+    lines += [
         "| size | format | file MB | (a) floor s | (a) peak RSS MB | (b) json-only s "
         "| (b) peak RSS MB | (b)/(a) | (b) CPU s | other load |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
