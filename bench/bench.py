@@ -391,14 +391,15 @@ class Bench:
         spill_dir = self.work / f"spill_{size_label(rows)}_{fmt}_{limit}"
         out = self.work / f"spill_out_{size_label(rows)}_{fmt}_{limit}"
         if self.native_memory_limit():
-            # The project's own parameter. DuckDB spills an in-memory database into .tmp/ in
-            # the working directory, so the run happens in spill_dir and .tmp/ is watched.
+            # The project's own parameter. The run happens in spill_dir with TMPDIR pointing
+            # there, so spill_dir holds the spill files whether the code spills into .tmp/ of
+            # the working directory (DuckDB's default) or into the system's temp directory.
             spill_dir.mkdir(parents=True, exist_ok=True)
             how = f"the project's parameter: --set memory_limit={limit}"
-            env: dict[str, str] = {}
+            env: dict[str, str] = {"TMPDIR": str(spill_dir)}
             cmd = [sys.executable, "-m", "helpers", "run", "--source", str(path), "--out",
                    str(out), "--json-only", "--set", f"memory_limit={limit}"]  # fmt: skip
-            kw: dict[str, Any] = {"cwd": spill_dir, "watch_dir": spill_dir / ".tmp"}
+            kw: dict[str, Any] = {"cwd": spill_dir, "watch_dir": spill_dir}
         else:
             how = "bench/duckdb_config.py (the project has no memory_limit parameter)"
             env = {

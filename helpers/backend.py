@@ -18,8 +18,10 @@ the unique ``_seq`` column with ``argmin``/``argmax``, which every backend suppo
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import shutil
+import tempfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,7 +107,10 @@ def connect(
     if backend == DUCKDB:
         # Every query orders what it returns (ORDER BY, or by _row/_seq), so DuckDB need not
         # keep rows in input order between operators: less buffering, parallel table writes.
-        config: dict[str, Any] = {"preserve_insertion_order": False}
+        config: dict[str, Any] = {
+            "preserve_insertion_order": False,
+            "temp_directory": _spill_directory(),
+        }
         if memory_limit:
             config["memory_limit"] = memory_limit
         try:
@@ -132,6 +137,15 @@ def connect(
         f"unknown backend {backend!r}: use duckdb, pyspark, or an Ibis connection URL such "
         f"as postgres://user@host/db or bigquery://project/dataset."
     )
+
+
+def _spill_directory() -> str:
+    """A fresh directory for DuckDB's spill files, under the system's temporary directory
+    (``TMPDIR`` chooses the disk), removed when the process ends. DuckDB's own default,
+    ``.tmp/`` in the working directory, would litter (or fail in) wherever a run starts."""
+    path = tempfile.mkdtemp(prefix="customer-activity-spill-")
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 def json_fields(engine_name: str, doc: ir.StringValue, paths: list[str]) -> list[JsonField]:

@@ -108,3 +108,13 @@ def test_a_memory_limit_spills_instead_of_changing_numbers() -> None:
     assert limited.data_quality == default.data_quality
     with pytest.raises(ReportError, match="memory_limit 'lots' was refused"):
         build_report(ReportParams(memory_limit="lots"))
+
+
+def test_duckdb_spills_under_the_system_temp_directory_not_the_working_one() -> None:
+    import tempfile
+
+    engine = connect("duckdb", memory_limit="64MB")
+    spill = engine.con.raw_sql("SELECT current_setting('temp_directory')").fetchone()[0]
+    assert Path(spill).is_dir()
+    assert Path(spill).parent == Path(tempfile.gettempdir())
+    assert Path(spill).name.startswith("customer-activity-spill-")
