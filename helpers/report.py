@@ -31,7 +31,7 @@ from tqdm import tqdm
 from helpers import objectives as obj
 from helpers.backend import Engine, connect
 from helpers.clean import EXCLUSION_REASONS, clean_events
-from helpers.errors import SourceError
+from helpers.errors import ReportError, SourceError
 from helpers.insights import insights
 from helpers.params import ReportParams
 from helpers.sources import ROW, RawEvents, read_events, table_events
@@ -70,12 +70,13 @@ def build_report(params: ReportParams, *, raw: RawEvents | None = None) -> Repor
     Each stage is logged (``helpers.report``, DEBUG) with its time, and shown as a progress
     bar on stderr when that is a terminal.
     """
-    with _progress() as stage:
+    with _progress() as stage, _damaged_files_named() as scanned_files:
         with stage("reading the events"):
             engine = connect(
                 params.backend, spark_master=params.spark_master, memory_limit=params.memory_limit
             )
-            table, source = _raw_events(engine, params, raw)
+            table, source, files = _raw_events(engine, params, raw)
+            scanned_files.extend(files)
             rows_read = _int(table.count())
         with stage("cleaning"):
             cleaned = clean_events(table, params)
@@ -113,6 +114,26 @@ _STAGES = 7
 
 
 @contextmanager
+def _damaged_files_named() -> Iterator[list[str]]:
+    """Give a list to fill with the files the engine reads as it runs. A Parquet file is
+    checked when found, but its pages are read only then: an engine error naming one of
+    them becomes a SourceError that says which file is damaged."""
+    files: list[str] = []
+    try:
+        yield files
+    except ReportError:
+        raise
+    except Exception as exc:
+        damaged = next((f for f in files if f in str(exc)), None)
+        if damaged is None:
+            raise
+        raise SourceError(
+            f"{damaged} could not be read ({type(exc).__name__}: {exc}). The file is damaged "
+            f"or incomplete: export it again."
+        ) from None
+
+
+@contextmanager
 def _progress() -> Iterator[Any]:
     """A ``stage(name)`` context for each step of a run: timed into the log, and a bar on
     stderr when a person is watching (a terminal); papermill and batch runs stay quiet."""
@@ -135,8 +156,9 @@ def _progress() -> Iterator[Any]:
 
 def _raw_events(
     engine: Engine, params: ReportParams, raw: RawEvents | None
-) -> tuple[ir.Table, dict[str, Any]]:
-    """The raw events as a table of the engine, and report.json's source block."""
+) -> tuple[ir.Table, dict[str, Any], list[str]]:
+    """The raw events as a table of the engine, report.json's source block, and the files the
+    engine reads as it runs."""
     if params.table is not None and raw is None:
         try:
             table = engine.con.table(params.table)
@@ -145,9 +167,10 @@ def _raw_events(
                 f"the {engine.name} backend has no table {params.table!r} ({exc}). "
                 f"Check the table parameter (with its schema, e.g. analytics.events)."
             ) from None
-        return table_events(table, origin=params.table), {"kind": "table", "name": params.table}
+        source = {"kind": "table", "name": params.table}
+        return table_events(table, origin=params.table), source, []
     raw = raw if raw is not None else read_events(params.source_path, **params.sheet_options())
-    return engine.load(raw), raw.source
+    return engine.load(raw), raw.source, [str(f.path) for f in raw.parquet]
 
 
 def validate(data: dict[str, Any]) -> None:

@@ -151,3 +151,21 @@ def test_a_failed_json_only_run_keeps_the_last_report(good_report: Path) -> None
     assert result.returncode == 2
     assert _snapshot(good_report) == before
     assert json.loads((good_report / "report.json").read_text())["objectives"]["users_total"] == 1
+
+
+def test_a_damaged_parquet_file_is_named_not_reported_as_a_bug(tmp_path: Path) -> None:
+    """Parquet pages are read by the engine mid-run, after the file's footer was checked."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from helpers.errors import SourceError
+
+    path = tmp_path / "events.parquet"
+    rows = [event(session_id=f"s{i}") for i in range(2000)]
+    pq.write_table(pa.Table.from_pylist(rows), path, compression="snappy")
+    damaged = bytearray(path.read_bytes())
+    damaged[200:2000] = b"Z" * 1800  # the first data pages; the footer stays intact
+    path.write_bytes(bytes(damaged))
+
+    with pytest.raises(SourceError, match=r"events\.parquet could not be read .* damaged"):
+        build_report(ReportParams(source=str(path)))
