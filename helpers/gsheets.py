@@ -55,9 +55,9 @@ from gspread.utils import Dimension, ValueRenderOption, rowcol_to_a1
 from tqdm import tqdm
 
 from helpers.errors import SourceError
-from helpers.params import SHEET_SCHEME_RE, SHEET_URL_RE, is_google_sheet
+from helpers.params import SHEET_SCHEME_RE, SHEET_URL_RE
 
-__all__ = ["SheetTable", "is_google_sheet", "read_google_sheet"]
+__all__ = ["SheetTable", "read_google_sheet"]
 
 _log = logging.getLogger(__name__)
 
@@ -180,25 +180,21 @@ def _default_key_path() -> Path:
 
 def _find_credentials(credentials: str | os.PathLike | None) -> _Found:
     if credentials is not None and str(credentials).strip():
-        path = Path(credentials).expanduser()
-        origin = f"the credentials file {path}"
-        if not path.is_file():
-            raise SourceError(
-                f"The credentials file {path} does not exist (or is not a file). Pass the path of "
-                "a service-account key file (JSON, from the Google Cloud console: IAM & Admin > "
-                "Service accounts > Keys > Add key > JSON)."
-            )
-        return _Found(path, origin, ())
+        path = _key_file(
+            str(credentials),
+            named="The credentials parameter",
+            fix="Pass the path of a service-account key file (JSON, from the Google Cloud "
+            "console: IAM & Admin > Service accounts > Keys > Add key > JSON).",
+        )
+        return _Found(path, f"the credentials file {path}", ())
     env = os.environ.get(_ENV_VAR, "").strip()
     if env:
-        path = Path(env).expanduser()
-        origin = f"the credentials file {path} (from ${_ENV_VAR})"
-        if not path.is_file():
-            raise SourceError(
-                f"${_ENV_VAR} names the credentials file {path}, which does not exist (or is not "
-                f"a file). Point ${_ENV_VAR} at a service-account key file (JSON), or unset it."
-            )
-        return _Found(path, origin, ())
+        path = _key_file(
+            env,
+            named=f"${_ENV_VAR}",
+            fix=f"Point ${_ENV_VAR} at a service-account key file (JSON), or unset it.",
+        )
+        return _Found(path, f"the credentials file {path} (from ${_ENV_VAR})", ())
     default = _default_key_path()
     looked = (
         "the credentials argument (not given)",
@@ -208,6 +204,26 @@ def _find_credentials(credentials: str | os.PathLike | None) -> _Found:
     if default.is_file():
         return _Found(default, f"the credentials file {default} (gspread's default location)", ())
     return _Found(None, "", looked)
+
+
+def _key_file(value: str, *, named: str, fix: str) -> Path:
+    """The key file a credentials setting names. A setting holding the key itself (its JSON,
+    a common mistake with environment variables) is refused without repeating it."""
+    if value.lstrip().startswith("{") or "\n" in value or len(value) > 1024:
+        raise SourceError(
+            f"{named} holds what looks like the key's contents, not the path of a key file "
+            f"(not shown here: it is a secret). {fix}"
+        )
+    path = Path(value).expanduser()
+    try:
+        is_file = path.is_file()
+    except OSError:  # e.g. a name too long for the file system
+        is_file = False
+    if not is_file:
+        raise SourceError(
+            f"{named} names the file {path}, which does not exist (or is not a file). {fix}"
+        )
+    return path
 
 
 def _load_service_account(found: _Found) -> _ServiceAccount:
@@ -442,7 +458,7 @@ class _Policy:
                 f"attempt{'s' if attempts != 1 else ''} in {elapsed:.1f} s. "
                 f"{_likely_cause(exc)}; try again later, or raise max_attempts (now "
                 f"{self.max_attempts}) or deadline_seconds (now {self.deadline:g})."
-            ) from exc
+            ) from None  # the error holds the request, and its bearer token
         raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -479,15 +495,6 @@ def _strip_trailing_blank_rows(rows: list[list]) -> list[list]:
     return rows[:end]
 
 
-def _show_progress(progress: bool | None) -> bool:
-    if progress is not None:
-        return bool(progress)
-    try:
-        return bool(sys.stderr and sys.stderr.isatty())
-    except (AttributeError, ValueError):
-        return False
-
-
 # --------------------------------------------------------------------------- public entry point
 
 
@@ -521,7 +528,8 @@ def read_google_sheet(
     key, gid = _parse_source(source)
     _check_settings(worksheet, timeout_seconds, max_attempts, deadline_seconds, batch_rows)
     policy = _Policy(int(max_attempts), float(deadline_seconds), float(timeout_seconds))
-    show = _show_progress(progress)
+    # None: tqdm shows the bar only when stderr is a terminal.
+    quiet = None if progress is None else not progress
     secrets: list[str] = []
     owned = session is None
     transport = requests.Session() if session is None else session
@@ -533,7 +541,7 @@ def read_google_sheet(
         secrets.extend(account.secrets)
         try:
             return _read_with_api(
-                key, gid, worksheet, account, transport, owned, policy, batch_rows, show
+                key, gid, worksheet, account, transport, owned, policy, batch_rows, quiet
             )
         finally:
             token = getattr(account.credentials, "token", None)
@@ -593,7 +601,7 @@ def _read_with_api(
     owned: bool,
     policy: _Policy,
     batch_rows: int,
-    show: bool,
+    quiet: bool | None,
 ) -> SheetTable:
     token_session = requests.Session()
     _share_session(transport, token_session)
@@ -612,7 +620,7 @@ def _read_with_api(
         tabs = policy.call(timed(spreadsheet.worksheets), "listing the tabs")
         tab = _pick_tab(tabs, worksheet, gid, spreadsheet.title, key)
         revision_time = _revision_time(client, key, policy)
-        header, rows = _read_values(tab, policy, timed, batch_rows, show, spreadsheet.title)
+        header, rows = _read_values(tab, policy, timed, batch_rows, quiet, spreadsheet.title)
     except SourceError:
         raise
     except (
@@ -621,7 +629,7 @@ def _read_with_api(
         google_auth_exceptions.GoogleAuthError,
         requests.RequestException,
     ) as exc:
-        raise SourceError(_explain(exc, key, account)) from exc
+        raise SourceError(_explain(exc, key, account)) from None  # holds the bearer token
     finally:
         if owned:
             authed.close()
@@ -731,7 +739,9 @@ def _revision_time(client: gspread.Client, key: str, policy: _Policy) -> str | N
     return value if isinstance(value, str) and value else None
 
 
-def _read_values(tab, policy: _Policy, timed, batch_rows: int, show: bool, title: str):
+def _read_values(
+    tab, policy: _Policy, timed, batch_rows: int, quiet: bool | None, title: str
+):
     try:
         n_rows, n_cols = int(tab.row_count), int(tab.col_count)
     except (KeyError, TypeError, ValueError):
@@ -757,7 +767,7 @@ def _read_values(tab, policy: _Policy, timed, batch_rows: int, show: bool, title
 
     bar = tqdm(
         total=max(n_rows - 1, 0), unit="row", desc=f"Reading {tab.title}",
-        disable=not show, file=sys.stderr, leave=False,
+        disable=quiet, file=sys.stderr, leave=False,
     )
     try:
         first_last = min(n_rows, 1 + batch_rows)
@@ -850,7 +860,7 @@ def _read_public_export(
         raise SourceError(
             f"No Google credentials were found (looked at: {looked}), and downloading the public "
             f"export of spreadsheet {key} failed ({_describe(exc)}). {_SETUP_ADVICE}"
-        ) from exc
+        ) from None
     content_type = response.headers.get("Content-Type", "").lower()
     if "html" in content_type:
         raise SourceError(

@@ -92,14 +92,7 @@ class RawEvents:
             table = pa.concat_tables(tables, promote_options="default")
         except pa.ArrowInvalid as exc:
             raise SourceError(f"the Parquet files do not fit together: {exc}.") from None
-        return table.append_column(ROW, pa.array(np.arange(table.num_rows, dtype=np.int64)))
-
-    @property
-    def rows(self) -> int:
-        """How many events the source holds."""
-        if self.arrow is not None:
-            return self.arrow.num_rows
-        return sum(f.rows for f in self.parquet)
+        return with_row_numbers(table)
 
 
 def read_events(source: str, **sheet_options: Any) -> RawEvents:
@@ -146,12 +139,18 @@ def normalise_header(name: str) -> str:
 
 def normalise_headers(table: pa.Table, *, origin: str) -> pa.Table:
     """Rename columns as the spec says, refuse duplicates, and check the required ones are there."""
-    found = [str(n) for n in table.column_names]
+    return table.rename_columns(_normalised_names(table.column_names, origin=origin))
+
+
+def _normalised_names(headers: list[str], *, origin: str) -> list[str]:
+    """The spec's names for a file's headers (a blank header becomes ``unnamed_N``); refuses
+    duplicates and missing required columns."""
+    found = [str(n) for n in headers]
     names = [
         normalise_header(n.lstrip("\ufeff")) or f"unnamed_{i + 1}" for i, n in enumerate(found)
     ]
     _check_headers(found, names, origin=origin)
-    return table.rename_columns(names)
+    return names
 
 
 def _check_headers(found: list[str], names: list[str], *, origin: str) -> None:
@@ -326,10 +325,11 @@ def _parquet_file(path: Path, *, first_row: int) -> ParquetFile:
         schema = metadata.schema.to_arrow_schema()
     except (pa.ArrowInvalid, OSError) as exc:
         raise SourceError(f"{path} could not be read as Parquet: {exc}.") from None
-    header = tuple(schema.names)
-    names = tuple(normalise_headers(schema.empty_table(), origin=str(path)).column_names)
+    names = tuple(_normalised_names(schema.names, origin=str(path)))
     kinds = tuple(text_kind(f.type, f.name) for f in schema)
-    return ParquetFile(path, header, names, kinds, first_row=first_row, rows=metadata.num_rows)
+    return ParquetFile(
+        path, tuple(schema.names), names, kinds, first_row=first_row, rows=metadata.num_rows
+    )
 
 
 def _all_text(table: pa.Table) -> pa.Table:

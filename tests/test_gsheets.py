@@ -18,7 +18,8 @@ from fake_sheets import FakeGoogle, FakeTab, parse_a1, parse_cells
 
 from helpers import gsheets
 from helpers.errors import SourceError
-from helpers.gsheets import SheetTable, is_google_sheet, read_google_sheet
+from helpers.gsheets import SheetTable, read_google_sheet
+from helpers.params import is_google_sheet
 
 KEY = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_abcd"
 URL = f"https://docs.google.com/spreadsheets/d/{KEY}/edit"
@@ -689,3 +690,29 @@ def test_fake_checks_tokens_and_grid_limits(fake):
     assert ok == {"range": "T!A1:B5", "majorDimension": "ROWS", "values": [["a"]]}
     empty = session.get(base + "T!A3:B5", headers=auth).json()
     assert "values" not in empty
+
+
+@pytest.mark.parametrize("where", ["argument", "environment"])
+def test_a_key_given_instead_of_its_path_is_refused_without_showing_it(
+    fake, key_info, tmp_path, monkeypatch, where
+):
+    key_text = Path(key_info["path"]).read_text()  # the service account's JSON, private key in it
+    secret = json.loads(key_text)["private_key"]
+    kwargs = {}
+    if where == "argument":
+        kwargs["credentials"] = key_text
+    else:
+        monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", key_text)
+    with pytest.raises(SourceError) as caught:
+        read_google_sheet(f"gsheet:{KEY}", session=fake.session(), **kwargs)
+    message = str(caught.value)
+    assert "key's contents, not the path" in message
+    assert secret.splitlines()[1] not in message and "PRIVATE KEY" not in message
+
+
+def test_a_google_error_does_not_carry_the_bearer_token_along(fake, key_info, events):
+    # gspread's error keeps the request, whose headers hold the live token: it is not chained.
+    fake.inject(VALUES, 403, times=None, reason="forbidden", message="The caller does not have")
+    with pytest.raises(SourceError) as caught:
+        read(fake, key_info, worksheet="Raw events")
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__

@@ -83,24 +83,19 @@ def step_event(session: str, t: float, page_type: str, event_type: str, **cells)
                  event_type=event_type, **cells)  # fmt: skip
 
 
-def search(session: str, t: float, **cells) -> dict[str, str]:
-    cells = {"page_type": "search_page", "event_type": "page_view", **cells}
-    return step_event(session, t, **cells)
+def _step(page_type: str, event_type: str):
+    """An event maker for one funnel step; cells given to it override the defaults."""
+
+    def make(session: str, t: float, **cells) -> dict[str, str]:
+        return step_event(session, t, **{"page_type": page_type, "event_type": event_type, **cells})
+
+    return make
 
 
-def view(session: str, t: float, **cells) -> dict[str, str]:
-    cells = {"page_type": "apartment_view", "event_type": "page_view", **cells}
-    return step_event(session, t, **cells)
-
-
-def book(session: str, t: float, **cells) -> dict[str, str]:
-    cells = {"page_type": "apartment_view", "event_type": "click_book-now", **cells}
-    return step_event(session, t, **cells)
-
-
-def draft(session: str, t: float, **cells) -> dict[str, str]:
-    cells = {"page_type": "booking_page", "event_type": "request_draft-created", **cells}
-    return step_event(session, t, **cells)
+search = _step("search_page", "page_view")
+view = _step("apartment_view", "page_view")
+book = _step("apartment_view", "click_book-now")
+draft = _step("booking_page", "request_draft-created")
 
 
 def test_funnel_steps_out_of_order_do_not_count(tables) -> None:

@@ -190,4 +190,4 @@ def test_duckdb_scans_parquet_as_the_arrow_reader_reads_it(tmp_path: Path) -> No
     instants = scanned.select(ROW, us=utc_microseconds(scanned.aware)).order_by(ROW)
     expected = int(moment.replace(tzinfo=UTC).timestamp() * 1_000_000)
     assert instants.us.to_pyarrow().to_pylist() == [expected, expected, None]
-    assert raw.rows == 3
+    assert raw.table.num_rows == 3
