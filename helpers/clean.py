@@ -19,7 +19,7 @@ import ibis.expr.types as ir
 from helpers.backend import JsonField, json_fields, strip
 from helpers.errors import SourceError
 from helpers.params import ReportParams
-from helpers.sources import ROW
+from helpers.sources import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, ROW
 
 #: Exclusion reasons, in the order the spec applies them (first that applies wins).
 EXCLUSION_REASONS = (
@@ -73,8 +73,14 @@ def clean_events(raw: ir.Table, params: ReportParams) -> Cleaned:
     """Split raw events into analysed events and rejected rows, following the spec's cleaning."""
     _require_user_column(raw, params)
     engine = raw.get_backend().name
+    # Extra columns take part in the duplicate check only, under names of their own, so that
+    # one called "reason" or "_copy" cannot meet a column cleaning adds.
+    known = [c for c in raw.columns if c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)]
+    extras = [c for c in raw.columns if c not in known and c != ROW]
     cells = raw.select(
-        *[strip(engine, raw[c]).nullif("").name(c) for c in raw.columns if c != ROW], raw[ROW]
+        *[strip(engine, raw[c]).nullif("").name(c) for c in known],
+        *[strip(engine, raw[c]).nullif("").name(f"_extra_{i}") for i, c in enumerate(extras)],
+        raw[ROW],
     )
     cells = _with_copy_number(cells.mutate(_ts_us=utc_microseconds(cells.datetime)))
     classified = cells.mutate(reason=_exclusion_reason(cells, params))

@@ -300,8 +300,9 @@ def _event_facts(events: ir.Table) -> dict[str, Any]:
 
 def _data_quality(rows_read: int, facts: dict[str, Any], rejected: pa.Table) -> dict[str, Any]:
     by_reason = dict.fromkeys(EXCLUSION_REASONS, 0)
-    for row in rejected.group_by("reason").aggregate([("reason", "count")]).to_pylist():
-        by_reason[row["reason"]] = row["reason_count"]
+    # By position: the data may have a "reason" column of its own after ours.
+    for count in pc.value_counts(rejected.column(_REASON_COLUMN)).to_pylist():
+        by_reason[count["values"]] = count["counts"]
     quality = {
         "rows_read": rows_read,
         "rows_analysed": int(facts["rows"]),
@@ -345,12 +346,20 @@ def _rejected_rows(table: ir.Table, reasons: ir.Table) -> pa.Table:
 
     Row 1 is the header, so the first event is row 2: the row number a spreadsheet shows.
     """
-    rows = table.join(reasons, ROW).order_by(ROW)
-    raw_columns = [rows[c] for c in table.columns if c != ROW]
+    # The raw columns travel under positional names: the data may have its own "reason" or
+    # "source_row" column, kept beside ours under its own name in the file.
+    raw_names = [c for c in table.columns if c != ROW]
+    numbered = table.select(ROW, *[table[c].name(f"_{i}") for i, c in enumerate(raw_names)])
+    rows = numbered.join(reasons, ROW).order_by(ROW)
     rows = rows.select(
-        (rows[ROW] + 2).name("source_row"), rows.reason.name("reason"), *raw_columns
+        (rows[ROW] + 2).name("source_row"),
+        rows.reason,
+        *[rows[f"_{i}"] for i in range(len(raw_names))],
     )
-    return rows.to_pyarrow()
+    return rows.to_pyarrow().rename_columns(["source_row", "reason", *raw_names])
+
+
+_REASON_COLUMN = 1  # of the rejected rows: source_row, reason, then the raw columns
 
 
 def _neutralised(table: pa.Table) -> pa.Table:

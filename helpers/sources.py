@@ -162,6 +162,11 @@ def _check_headers(found: list[str], names: list[str], *, origin: str) -> None:
                 f"{name!r}. Rename or remove one of them."
             )
         seen[name] = original
+    if ROW in seen:
+        raise SourceError(
+            f"{origin}: the header {seen[ROW]!r} means {ROW!r}, the name the report gives the "
+            f"input order. Rename that column (any other extra column is kept and ignored)."
+        )
     missing = [c for c in REQUIRED_COLUMNS if c not in seen]
     if missing:
         raise SourceError(

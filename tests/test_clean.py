@@ -12,6 +12,7 @@ from conftest import event
 
 from helpers.backend import json_fields
 from helpers.clean import finite_price, utc_microseconds
+from helpers.errors import SourceError
 from helpers.report import write_outputs
 
 
@@ -256,3 +257,70 @@ def test_rows_reconcile_and_every_excluded_row_is_written_with_its_reason(
     # The raw row is kept; a cell a spreadsheet would run as a formula is neutralised.
     assert written[1]["datetime"] == "yesterday"
     assert written[2]["om_source"] == "'=HYPERLINK(\"http://x\")"
+
+
+def test_extra_columns_are_kept_and_ignored_whatever_their_names(report_of, tmp_path) -> None:
+    rows = [
+        event(session_id="a", reason="x", source_row="7", _copy="1", _extra_0="z"),
+        event(session_id="b", env="development", reason="y", source_row="8", _copy="", _extra_0=""),
+    ]
+    report = report_of(rows)
+    assert report.objectives["users_total"] == 1
+    assert report.data_quality["rows_excluded"]["non_production_env"] == 1
+    assert report.rejected.column_names[:2] == ["source_row", "reason"]
+    # The data's own "reason" and "source_row" stay beside ours, under their own names.
+    names = report.rejected.column_names
+    assert report.rejected.column(0).to_pylist() == [3]
+    assert report.rejected.column(1).to_pylist() == ["non_production_env"]
+    assert report.rejected.column(names.index("reason", 2)).to_pylist() == ["y"]
+    assert report.rejected.column(names.index("source_row", 2)).to_pylist() == ["8"]
+    written = write_outputs(report, tmp_path)["rejected"].read_text().splitlines()
+    assert written[0].startswith('"source_row","reason","datetime"')
+    assert written[0].count('"reason"') == 2
+
+
+def test_an_input_column_named_like_the_input_order_is_refused_clearly(report_of) -> None:
+    with pytest.raises(SourceError, match=r"'_row'.*Rename that column"):
+        report_of([event(_row="1")])
+
+
+def test_every_cell_is_trimmed_of_tabs_and_line_breaks_too(report_of) -> None:
+    rows = [
+        event(datetime=" 2021-01-23 10:00:00 UTC\t", page_type="\tsearch_page ",
+              event_type=" click_book-now\r", device_class="\tphone\n"),
+        event(datetime="2021-01-23 10:00:01 UTC", page_type="apartment_view\t"),
+    ]  # fmt: skip
+    report = report_of(rows)
+    assert report.data_quality["rows_excluded"]["invalid_datetime"] == 0
+    assert report.objectives["users_by_device_class"] == {"phone": 1}
+    assert report.objectives["users_clicked_book_now"] == 1
+    assert report.objectives["users_search_then_apartment_view"] == 1
+
+
+def test_reasons_in_spec_order_around_missing_user_id(report_of) -> None:
+    rows = [
+        event(datetime="bad", visitor_id=""),  # invalid_datetime first
+        event(session_id="", visitor_id=""),  # missing_session_id before missing_user_id
+        event(session_id="c", visitor_id=""),  # missing_user_id before the environment
+        event(session_id="d", env="development"),  # the two copies: environment, not duplicate
+        event(session_id="d", env="development"),
+    ]
+    excluded = report_of(rows, user_column="visitor_id").data_quality["rows_excluded"]
+    assert excluded["invalid_datetime"] == 1
+    assert excluded["missing_session_id"] == 1
+    assert excluded["missing_user_id"] == 1
+    assert excluded["non_production_env"] == 2
+    assert excluded["duplicate_event"] == 0
+
+
+def test_duplicates_compare_cells_as_written_not_as_parsed(report_of) -> None:
+    rows = [
+        event(datetime="2021-01-23T10:00:00Z"),
+        event(datetime="2021-01-23 10:00:00 UTC"),
+        event(env="Production"),
+        event(env="production"),
+        event(env="production"),  # the only copy
+    ]
+    quality = report_of(rows).data_quality
+    assert quality["rows_excluded"]["duplicate_event"] == 1
+    assert quality["rows_analysed"] == 4

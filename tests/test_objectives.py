@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from conftest import event
+
+from helpers.report import write_outputs
 
 
 def at(seconds: float, day: str = "2021-01-23") -> str:
@@ -294,3 +298,39 @@ def test_an_empty_analysis_reports_zeros(report_of) -> None:
     assert o["users_by_device_class"] == {}
     assert o["short_sessions"]["sessions"] == 0
     assert report.data["period"] == {"first_event": None, "last_event": None}
+
+
+def test_journeys_follow_utc_whatever_zone_each_cell_was_written_in(report_of) -> None:
+    rows = [
+        # 11:00:00+01:00 is 10:00:00 UTC: the search comes first, the view 3 s later.
+        event(datetime="2021-01-23T11:00:00+01:00", page_type="search_page"),
+        event(datetime="2021-01-23 10:00:03 UTC", page_type="apartment_view"),
+    ]
+    objectives = report_of(rows).objectives
+    assert objectives["users_search_then_apartment_view"] == 1
+    assert objectives["short_sessions"]["sessions"] == 1
+    assert objectives["short_sessions"]["ended_on_apartment_view"] == 1
+
+
+def test_another_currency_ignores_the_session_not_the_user(report_of) -> None:
+    rows = [
+        price(1300, currency="GBP", session_id="s1", visitor_id="v1"),
+        price(1300, session_id="s2", visitor_id="v1", datetime=at(60)),
+    ]
+    result = report_of(rows, user_column="visitor_id").objectives["price_filter"]
+    assert result["users_above"] == 1
+    assert result["sessions_ignored_other_currency"] == 1
+
+
+def test_breakdowns_are_ordered_by_users_then_by_value(report_of, tmp_path) -> None:
+    rows = [
+        event(session_id="a", device_class="desktop"),
+        event(session_id="b", device_class="phone"),
+        event(session_id="c", device_class="phone"),
+        event(session_id="d", device_class=""),
+    ]
+    report = report_of(rows)
+    expected = [("phone", 2), ("desktop", 1), ("unknown", 1)]
+    assert list(report.objectives["users_by_device_class"].items()) == expected
+    written = json.loads(write_outputs(report, tmp_path)["report"].read_text())
+    assert list(written["objectives"]["users_by_device_class"].items()) == expected

@@ -224,3 +224,42 @@ def test_pipeline_agrees_with_the_reference_implementation(
     spec_quality = {k: ours.data_quality[k] for k in reference["data_quality"]}
     assert spec_quality == reference["data_quality"]
     assert ours.objectives == reference["objectives"]
+
+
+def _counts(value: object) -> list[object]:
+    """Every number in a report block, however nested (a boolean counts as one too)."""
+    if isinstance(value, dict):
+        return [c for v in value.values() for c in _counts(v)]
+    if isinstance(value, list):
+        return [c for v in value for c in _counts(v)]
+    return [value] if isinstance(value, int | float) else []
+
+
+def test_counts_are_integers_and_parameters_are_reported_as_given(report_of) -> None:
+    rows = [
+        event(session_id="a", device_class="phone", om_source="ads"),
+        event(session_id="b", params={"event_content": {"price": 1300, "currency": "EUR"}}),
+    ]
+    report = report_of(
+        rows, environments=["production", "Development"], exclude_internal_traffic=False,
+        short_session_seconds=2.5, price_currency="gbp", price_threshold=1499.5,
+    )  # fmt: skip
+    objectives = dict(report.objectives)
+    thresholds = {
+        "max_duration_seconds": objectives["short_sessions"].pop("max_duration_seconds"),
+        "threshold": objectives["price_filter"].pop("threshold"),
+    }
+    assert thresholds == {"max_duration_seconds": 2.5, "threshold": 1499.5}
+    counts = _counts(objectives) + _counts(report.data_quality)
+    assert counts and all(type(c) is int for c in counts)
+    assert report.data["parameters"] == {
+        **report.data["parameters"],
+        "environments": ["production", "Development"],
+        "exclude_internal_traffic": False,
+        "short_session_seconds": 2.5,
+        "price_currency": "gbp",
+        "price_threshold": 1499.5,
+    }
+    # A whole threshold stays a whole number in the JSON, as it was given.
+    whole = json.dumps(report_of(rows).data)
+    assert '"threshold": 1200,' in whole and '"max_duration_seconds": 5,' in whole
