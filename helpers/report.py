@@ -1,17 +1,14 @@
 """Report: run the pipeline once and assemble report.json, validated against its JSON Schema.
 
 :func:`build_report` is the one computation behind every number the notebook, the HTML and
-report.json show. :func:`write_outputs` writes report.json and the rejected rows atomically
-(temporary file, then rename), so a reader never sees half a file.
+report.json show; :mod:`helpers.outputs` writes its files.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,13 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from importlib import resources
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 from tqdm import tqdm
 
 from helpers import objectives as obj
@@ -39,13 +34,9 @@ from helpers.sources import ROW, RawEvents, read_events, table_events
 _log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = "1.1.0"  # 1.1: the insights object
-REPORT_FILE = "report.json"
-REJECTED_FILE = "rejected_rows.csv"
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _YEAR_2000_US = 946_684_800_000_000
-# Cells a spreadsheet would run as a formula (OWASP's list); prefixed with ' when written out.
-_FORMULA_START = r"^[=+\-@\t\r]"
 
 
 @dataclass(frozen=True)
@@ -218,44 +209,6 @@ def _schema(name: str) -> dict[str, Any]:
     return json.loads(resources.files("helpers").joinpath(name).read_text())
 
 
-def write_outputs(report: Report, out_dir: str | os.PathLike) -> dict[str, Path]:
-    """Write report.json and rejected_rows.csv into ``out_dir``; return their paths.
-
-    Both are written to temporary files first and renamed only when both are complete, so a
-    failure never leaves a new report.json beside an old rejected_rows.csv.
-    """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {"report": out / REPORT_FILE, "rejected": out / REJECTED_FILE}
-    with _staged(paths["report"], "w") as (fh, commit_report):
-        json.dump(report.data, fh, indent=2, ensure_ascii=False)
-        fh.write("\n")
-        fh.close()
-        with _staged(paths["rejected"], "wb") as (csv_fh, commit_rejected):
-            pacsv.write_csv(_neutralised(report.rejected), csv_fh)
-            csv_fh.close()
-            commit_report()
-            commit_rejected()
-    return paths
-
-
-@contextmanager
-def _staged(path: Path, mode: str) -> Iterator[tuple[IO[Any], Any]]:
-    """A temporary file beside ``path`` and a function that renames it over ``path``; the
-    temporary file is removed if the block fails before that."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-
-    def commit() -> None:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs are ordinary files
-        os.replace(tmp, path)
-
-    try:
-        with os.fdopen(fd, mode, **({"encoding": "utf-8"} if "b" not in mode else {})) as fh:
-            yield fh, commit
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
 # -- assembling ----------------------------------------------------------------------------------
 
 
@@ -362,17 +315,6 @@ def _rejected_rows(table: ir.Table, reasons: ir.Table) -> pa.Table:
 _REASON_COLUMN = 1  # of the rejected rows: source_row, reason, then the raw columns
 
 
-def _neutralised(table: pa.Table) -> pa.Table:
-    """Prefix cells a spreadsheet would treat as formulas with ``'`` (CSV injection)."""
-    columns = []
-    for column in table.columns:
-        if pa.types.is_string(column.type):
-            risky = pc.match_substring_regex(column, _FORMULA_START)
-            column = pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
-        columns.append(column)
-    return pa.table(columns, names=table.column_names)
-
-
 def _counts(expr: ir.Table, key: str) -> dict[str, int]:
     rows = expr.to_pyarrow().to_pylist()
     rows.sort(key=lambda r: (-r["users"], r[key]))
@@ -393,12 +335,6 @@ def _iso(micros: int | None) -> str | None:
         return None
     moment = _EPOCH + timedelta(microseconds=int(micros))
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
 
 
 def _now() -> str:

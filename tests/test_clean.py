@@ -13,7 +13,7 @@ from conftest import event
 from helpers.backend import json_fields
 from helpers.clean import finite_price, utc_microseconds
 from helpers.errors import SourceError
-from helpers.report import write_outputs
+from helpers.outputs import write_outputs
 
 
 def _micros(*parts: int) -> int:

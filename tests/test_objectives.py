@@ -7,7 +7,7 @@ import json
 import pytest
 from conftest import event
 
-from helpers.report import write_outputs
+from helpers.outputs import write_outputs
 
 
 def at(seconds: float, day: str = "2021-01-23") -> str:

@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers import report as report_module
+from helpers.outputs import write_outputs
 from helpers.params import ReportParams
-from helpers.report import build_report, report_schema, validate, write_outputs
+from helpers.report import build_report, report_schema, validate
 
 SPEC_EXAMPLE = {
     "schema_version": "1.0.0",
