@@ -78,6 +78,14 @@ def _synth(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _schemas(args: argparse.Namespace) -> int:
+    from helpers.contract import write_schemas
+
+    for path in write_schemas():
+        print(path)
+    return EXIT_OK
+
+
 def _quoted(overrides: list[str]) -> list[str]:
     # --source is a path, not YAML: quote it so "2021-01-23.csv" or "yes.csv" stay strings.
     return [
@@ -136,4 +144,9 @@ def _parser() -> argparse.ArgumentParser:
     synth.add_argument("out", help="output file: .csv, .csv.gz or .parquet")
     synth.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     synth.set_defaults(command=_synth)
+
+    schemas = commands.add_parser(
+        "schemas", help="regenerate the shipped JSON Schema files from the report's models"
+    )
+    schemas.set_defaults(command=_schemas)
     return parser

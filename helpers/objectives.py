@@ -1,11 +1,10 @@
 """Objectives: the spec's eight questions as Ibis expressions over the cleaned events.
 
-Read like a dataflow: :func:`users` and :func:`sessions` summarise the events once per grain,
-and each objective below is named after its key in report.json, with the spec's definition
-as its docstring. Every function returns an unexecuted Ibis expression, so the same code
-runs on DuckDB or any other Ibis backend; :mod:`helpers.report` executes them.
-
-Journey order is the cleaned events' ``_seq``: by datetime, ties by input order.
+Read like a dataflow: each objective below is named after its key in report.json, with the
+spec's definition as its docstring, and reads the grains of ``helpers.grains`` (the cleaned
+events, one row per user, one row per session). Every function returns an unexecuted Ibis
+expression, so the same code runs on DuckDB or any other Ibis backend; ``helpers.report``
+executes them.
 """
 
 from __future__ import annotations
@@ -13,52 +12,8 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
+from helpers.grains import APARTMENT_VIEW, SEARCH_PAGE
 from helpers.params import ReportParams
-
-SEARCH_PAGE = "search_page"
-APARTMENT_VIEW = "apartment_view"
-BOOK_NOW = "click_book-now"
-REQUEST_DRAFT = "request_draft-created"
-UNKNOWN_DEVICE = "unknown"
-NO_OM_SOURCE = "no_om_source"
-
-
-def _first(column: ir.Column, order: ir.Column) -> ir.Scalar:
-    """The value of the first event (in journey order) where ``column`` is not null."""
-    return column.argmin(order, where=column.notnull())
-
-
-def _last(column: ir.Column, order: ir.Column) -> ir.Scalar:
-    """The value of the last event (in journey order) where ``column`` is not null."""
-    return column.argmax(order, where=column.notnull())
-
-
-# -- one row per grain ---------------------------------------------------------------------------
-
-
-def users(events: ir.Table) -> ir.Table:
-    """One row per user: first-touch attributes, where the journey starts, and what they did."""
-    e = events
-    return e.group_by(user_id=e.user_id).aggregate(
-        device_class=_first(e.device_class, e._seq).fill_null(UNKNOWN_DEVICE),
-        first_om_source=_first(e.om_source, e._seq).fill_null(NO_OM_SOURCE),
-        starts_on=_first(e.page_type, e._seq),
-        viewed_apartment=(e.page_type == APARTMENT_VIEW).any().fill_null(False),
-        clicked_book_now=(e.event_type == BOOK_NOW).any().fill_null(False),
-        created_request_draft=(e.event_type == REQUEST_DRAFT).any().fill_null(False),
-        has_request_id=e.has_request_id.any().fill_null(False),
-    )
-
-
-def sessions(events: ir.Table) -> ir.Table:
-    """One row per session: its duration and the page types it starts and ends on."""
-    e = events
-    return e.group_by(session_id=e.session_id).aggregate(
-        duration_us=e.ts_us.max() - e.ts_us.min(),
-        starts_on=_first(e.page_type, e._seq),
-        ends_on=_last(e.page_type, e._seq),
-    )
-
 
 # -- the objectives -------------------------------------------------------------------------------
 

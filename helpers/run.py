@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from helpers.errors import ReportError
+from helpers.events import build_report
 from helpers.outputs import REJECTED_FILE, REPORT_FILE, write_outputs
 from helpers.params import ReportParams, is_google_sheet
-from helpers.report import build_report
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "customer_activity.ipynb"
 NOTEBOOK_FILE = "report.ipynb"

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from helpers import Report, build_report
 from helpers.params import ReportParams
-from helpers.report import Report, build_report
 
 COLUMNS = [
     "datetime", "session_id", "page_type", "event_type", "params",

@@ -10,10 +10,10 @@ import pytest
 from conftest import write_csv
 from edge_cases import union
 
+from helpers import build_report
 from helpers.backend import connect
 from helpers.errors import ParameterError, ReportError
 from helpers.params import ReportParams
-from helpers.report import build_report
 
 pytestmark = pytest.mark.slow
 

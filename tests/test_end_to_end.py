@@ -16,8 +16,9 @@ import pytest
 from conftest import event, write_csv
 from oracle import reference_report
 
+from helpers import build_report
 from helpers.params import SAMPLE_SOURCE, ReportParams
-from helpers.report import build_report, validate
+from helpers.report import validate
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow

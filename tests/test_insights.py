@@ -5,53 +5,49 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import ibis
-import ibis.expr.types as ir
 import jsonschema
 import pytest
 from conftest import COLUMNS, event, write_csv
 
-from helpers import insights as ins
+from helpers import Events, open_events
 from helpers import objectives as obj
-from helpers.clean import clean_events
+from helpers.analyses import _stats as stats
+from helpers.analyses import ab_tests as ab
+from helpers.analyses import compute_all
+from helpers.analyses import funnel as funnel_module
 from helpers.params import SAMPLE_SOURCE, ReportParams
-from helpers.sources import read_events
 from helpers.synthetic import write_synthetic_events
 
 AB_COLUMNS = [*COLUMNS, "test_groups"]
 Z_975 = 1.959963984540054  # the standard normal's 97.5th percentile
 
 
-@dataclass(frozen=True)
-class Tables:
-    events: ir.Table
-    users: ir.Table
-    sessions: ir.Table
+def load(path: Path | str, **params: Any) -> Events:
+    """An events file read, cleaned and summarised exactly as the report does."""
+    return open_events(str(path), **params)
 
 
-def load(path: Path | str, **params: Any) -> Tables:
-    """Read, clean and summarise an events file exactly as the report does."""
-    raw = read_events(str(path))
-    con = ibis.duckdb.connect()
-    cleaned = clean_events(
-        con.create_table("raw", raw.table), ReportParams(source=str(path), **params)
-    )
-    events = cleaned.events.cache()
-    return Tables(events, obj.users(events).cache(), obj.sessions(events).cache())
+def dump(result: Any) -> dict[str, Any]:
+    """An analysis result as report.json holds it."""
+    return result.model_dump(mode="json")
+
+
+def everything(events: Events) -> dict[str, Any]:
+    """Every analysis, as report.json's insights."""
+    return {key: dump(result) for key, result in compute_all(events.grains).items()}
 
 
 @pytest.fixture
-def tables(tmp_path: Path) -> Callable[..., Tables]:
+def tables(tmp_path: Path) -> Callable[..., Events]:
     """``tables([event(...)], columns=[...], user_column=...)``: the pipeline's tables."""
     counter = iter(range(10_000))
 
-    def run(rows: list[dict[str, str]], columns: list[str] | None = None, **params) -> Tables:
+    def run(rows: list[dict[str, str]], columns: list[str] | None = None, **params) -> Events:
         path = write_csv(tmp_path / f"events_{next(counter)}.csv", rows, columns)
         return load(path, **params)
 
@@ -112,7 +108,7 @@ def test_funnel_steps_out_of_order_do_not_count(tables) -> None:
         event(session_id="e", page_type="home_page", event_type="click_book-now"),
     ]  # fmt: skip
     t = tables(rows)
-    funnel = ins.funnel(t.events, t.users)
+    funnel = dump(t.funnel())
     assert funnel["users_total"] == 5
     assert step_users(funnel["steps"]) == [4, 3, 2, 1]
     first, second, third, fourth = funnel["steps"]
@@ -134,7 +130,7 @@ def test_funnel_steps_follow_the_earliest_qualifying_event(tables) -> None:
         view("c", 5), search("c", 5),
     ]  # fmt: skip
     t = tables(rows)
-    reached = ins.funnel_steps_reached(t.events).to_pyarrow().to_pylist()
+    reached = funnel_module.steps_reached(t.events).to_pyarrow().to_pylist()
     by_user: dict[str, int] = {}
     for r in reached:
         by_user[r["user_id"]] = max(by_user.get(r["user_id"], 0), r["step"])
@@ -149,7 +145,7 @@ def test_funnel_breakdowns_sum_to_the_totals(tables) -> None:
         view("d", 0, device_class=""),
     ]  # fmt: skip
     t = tables(rows)
-    funnel = ins.funnel(t.events, t.users)
+    funnel = dump(t.funnel())
     assert step_users(funnel["steps"]) == [3, 2, 1, 0]
     assert set(funnel["by_device_class"]) == {"phone", "desktop", "unknown"}
     assert step_users(funnel["by_device_class"]["phone"]["steps"]) == [2, 2, 1, 0]
@@ -175,7 +171,7 @@ def test_first_and_last_touch_differ_for_a_user_with_two_sources(tables) -> None
         event(session_id="c", om_source=""),
     ]
     t = tables(rows)
-    result = ins.attribution(t.events, t.users)
+    result = dump(t.attribution())
     channels = {c["channel"]: c for c in result["channels"]}
     assert set(channels) == {"adwords", "facebook", "no_om_source"}
     assert channels["adwords"]["first_touch"] == {
@@ -212,7 +208,7 @@ def test_session_durations_one_event_apart_from_short_multi_event(tables) -> Non
         *two_events("long", 2000),
     ]
     t = tables(rows)
-    result = ins.session_insights(t.events, t.sessions)
+    result = dump(t.session_durations())
     histogram = {b["bucket"]: b["sessions"] for b in result["duration_histogram"]}
     assert histogram == {
         "one event": 1, "0": 1, "(0, 1]": 0, "(1, 5]": 1, "(5, 30]": 1, "(30, 60]": 0,
@@ -242,7 +238,7 @@ def test_median_and_p90_of_session_durations(tables) -> None:
     for i, seconds in enumerate(durations):
         rows += two_events(f"s{i}", seconds)
     t = tables(rows)
-    result = ins.session_insights(t.events, t.sessions)
+    result = dump(t.session_durations())
     everything = [0, *durations]
     # By hand: 6 durations, median at rank 2.5 -> (5 + 5.5) / 2; p90 at rank 4.5.
     assert result["median_seconds"] == pytest.approx(5.25) == linear_quantile(everything, 0.5)
@@ -261,7 +257,7 @@ def test_bounce_is_a_session_of_one_page_view_and_nothing_else(tables) -> None:
         event(session_id="two-views", datetime=at(9), page_type="apartment_view"),
     ]
     t = tables(rows)
-    result = ins.session_insights(t.events, t.sessions)
+    result = dump(t.session_durations())
     assert (result["bounces"], result["bounce_rate"]) == (1, 0.25)
 
 
@@ -283,7 +279,7 @@ def test_paths_collapse_repeats_and_skip_null_page_types(tables) -> None:
         *pages("c", "", ""),
     ]  # fmt: skip
     t = tables(rows)
-    result = ins.paths(t.events)
+    result = dump(t.paths())
     assert result["top"] == [
         {"path": "home_page", "users": 1, "share": 0.5},
         {"path": "search_page > apartment_view > search_page > booking_page", "users": 1,
@@ -302,7 +298,7 @@ def test_paths_keep_the_ten_most_common(tables) -> None:
             rows += pages(f"u{user}", *pair)
             user += 1
     t = tables(rows)
-    result = ins.paths(t.events)
+    result = dump(t.paths())
     assert result["distinct_paths"] == 12
     assert len(result["top"]) == 10
     assert [r["users"] for r in result["top"]][:3] == [3, 2, 1]
@@ -325,7 +321,7 @@ def test_hourly_and_daily_counts(tables) -> None:
         event(session_id="c", datetime="2021-01-24 23:10:00 UTC"),
     ]
     t = tables(rows)
-    result = ins.activity(t.events)
+    result = dump(t.activity())
     assert len(result["by_hour"]) == 24
     nonzero = {
         h["hour"]: (h["events"], h["active_users"]) for h in result["by_hour"] if h["events"]
@@ -341,7 +337,7 @@ def test_hourly_and_daily_counts(tables) -> None:
 
 def test_one_day_has_no_daily_breakdown(tables) -> None:
     t = tables([event(session_id="a", datetime=at(0)), event(session_id="b", datetime=at(3600))])
-    result = ins.activity(t.events)
+    result = dump(t.activity())
     assert (result["days"], result["by_day"], result["busiest_hour"]) == (1, [], 10)
 
 
@@ -365,7 +361,7 @@ def ab_users(groups: dict[str, tuple[int, int]]) -> list[dict[str, str]]:
 
 def test_two_proportion_z_test_and_confidence_interval_by_hand(tables) -> None:
     t = tables(ab_users({"A": (4, 1), "B": (5, 4)}), AB_COLUMNS)
-    result = ins.ab_tests(t.events, t.users)
+    result = dump(t.ab_tests())
     (test,) = result["tests"]
     assert (test["test"], test["control_group"], test["users"]) == ("search_ranking", "A", 9)
     a, b = test["groups"]
@@ -406,7 +402,7 @@ def test_a_user_in_two_groups_of_a_test_is_excluded_and_counted(tables) -> None:
         event(session_id="d", test_groups="not json"),
     ]  # fmt: skip
     t = tables(rows, AB_COLUMNS)
-    result = ins.ab_tests(t.events, t.users)
+    result = dump(t.ab_tests())
     tests = {r["test"]: r for r in result["tests"]}
     assert list(tests) == ["new_gallery", "search_ranking"]
     ranking = tests["search_ranking"]
@@ -422,20 +418,20 @@ def test_a_user_in_two_groups_of_a_test_is_excluded_and_counted(tables) -> None:
 
 def test_sample_ratio_mismatch_is_flagged_for_a_70_30_split(tables) -> None:
     t = tables(ab_users({"A": (700, 70), "B": (300, 30)}), AB_COLUMNS)
-    srm = ins.ab_tests(t.events, t.users)["tests"][0]["sample_ratio"]
+    srm = dump(t.ab_tests())["tests"][0]["sample_ratio"]
     # By hand: expected 500 each, chi-square = 2 * 200**2 / 500 = 160 on 1 degree of freedom.
     assert srm["chi_square"] == pytest.approx(160)
     assert srm["p_value"] == pytest.approx(math.erfc(math.sqrt(160 / 2)))
     assert srm["mismatch"] is True
-    balanced = ins.sample_ratio_mismatch([510, 490])
+    balanced = dump(stats.sample_ratio_mismatch([510, 490]))
     assert balanced["mismatch"] is False
     assert balanced["p_value"] == pytest.approx(math.erfc(math.sqrt(0.4 / 2)))
 
 
 def test_control_group_parameter_is_honoured(tables) -> None:
     t = tables(ab_users({"A": (4, 1), "B": (5, 4)}), AB_COLUMNS)
-    default = ins.ab_tests(t.events, t.users)["tests"][0]
-    flipped = ins.ab_tests(t.events, t.users, control_groups={"search_ranking": "B"})["tests"][0]
+    default = dump(t.ab_tests())["tests"][0]
+    flipped = dump(t.ab_tests(control_groups={"search_ranking": "B"}))["tests"][0]
     assert flipped["control_group"] == "B"
     a, b = flipped["groups"]
     assert b["vs_control"] is None
@@ -443,16 +439,18 @@ def test_control_group_parameter_is_honoured(tables) -> None:
     b_vs_a = default["groups"][1]["vs_control"]["book_now"]
     assert a["vs_control"]["book_now"]["p_value"] == pytest.approx(b_vs_a["p_value"])
     # A control group that is not in the data falls back to the first group, with a note.
-    missing = ins.ab_tests(t.events, t.users, control_groups={"search_ranking": "C"})["tests"][0]
+    missing = dump(t.ab_tests(control_groups={"search_ranking": "C"}))["tests"][0]
     assert missing["control_group"] == "A"
     assert missing["notes"] == ["control group 'C' is not in the data; using the first group"]
 
 
 def test_without_test_groups_ab_tests_is_empty_with_a_note(tables) -> None:
     t = tables([event(session_id="a"), event(session_id="b")])
-    result = ins.ab_tests(t.events, t.users)
-    assert result == {"users_with_assignment": 0, "note": ins.NO_TEST_GROUPS_NOTE, "tests": []}
-    assert "no A/B test" in ins.narrative_ab_tests(result)
+    result = dump(t.ab_tests())
+    assert result == {
+        "users_with_assignment": 0, "note": ab.NO_TEST_GROUPS_NOTE, "tests": [],
+        "narrative": "The data has no A/B test assignments (test_groups), so no test is analysed.",
+    }  # fmt: skip
 
 
 # -- 7. user definitions ------------------------------------------------------------------------
@@ -467,7 +465,7 @@ def test_users_counted_as_sessions_and_as_visitors(tables) -> None:
         event(session_id="s4", visitor_id="", event_type="click_book-now"),
     ]
     t = tables(rows)
-    result = ins.user_definitions(t.events)
+    result = dump(t.user_definitions())
     assert result["session_id"] == {
         "users_total": 4, "users_clicked_book_now": 3, "users_with_request_id": 1,
     }  # fmt: skip
@@ -480,10 +478,10 @@ def test_users_counted_as_sessions_and_as_visitors(tables) -> None:
 def test_without_visitor_id_there_is_no_visitor_count(tables) -> None:
     columns = [c for c in COLUMNS if c != "visitor_id"]
     t = tables([event(session_id="s1"), event(session_id="s2")], columns)
-    result = ins.user_definitions(t.events)
+    result = dump(t.user_definitions())
     assert result["visitor_id"] is None
     assert result["session_id"]["users_total"] == 2
-    assert "no visitor_id" in ins.narrative_user_definitions(result)
+    assert "no visitor_id" in result["narrative"]
 
 
 # -- the whole: insights() ----------------------------------------------------------------------
@@ -491,26 +489,25 @@ def test_without_visitor_id_there_is_no_visitor_count(tables) -> None:
 
 def test_insights_on_a_tiny_table_validates_and_narrates(tables) -> None:
     t = tables([search("a", 0), view("a", 1), book("a", 2), draft("a", 3)])
-    result = ins.insights(t.events, t.users, t.sessions)
+    result = everything(t)
     jsonschema.Draft202012Validator(insights_schema()).validate(result)
     assert all(result[name]["narrative"] for name in result)
 
 
-def test_insights_reuses_the_users_count_without_changing_a_figure(tables) -> None:
-    # insights() hands paths and activity users.count() instead of letting them count the
-    # events' distinct users again; called alone they count them.
+def test_every_analysis_as_a_method_equals_the_report_s(tables) -> None:
     rows = [*pages("a", "search_page", "apartment_view"), *pages("b", "", ""), search("c", 0)]
     t = tables(rows)
-    result = ins.insights(t.events, t.users, t.sessions)
+    result = everything(t)
     assert result["paths"]["users_without_page_type"] == 1
     assert result["activity"]["active_users_total"] == 3
-    for name, alone in (("paths", ins.paths), ("activity", ins.activity)):
-        assert {k: v for k, v in result[name].items() if k != "narrative"} == alone(t.events)
+    assert dump(t.paths()) == result["paths"]
+    assert dump(t.activity()) == result["activity"]
+    assert dump(t.session_durations()) == result["sessions"]
 
 
 def test_insights_of_no_events(tables) -> None:
     t = tables([event(session_id="a", env="development")])
-    result = ins.insights(t.events, t.users, t.sessions)
+    result = everything(t)
     jsonschema.Draft202012Validator(insights_schema()).validate(result)
     assert step_users(result["funnel"]["steps"]) == [0, 0, 0, 0]
     assert result["sessions"]["median_seconds"] is None
@@ -518,9 +515,9 @@ def test_insights_of_no_events(tables) -> None:
 
 
 @pytest.fixture(scope="module")
-def sample() -> tuple[Tables, dict[str, Any]]:
+def sample() -> tuple[Events, dict[str, Any]]:
     t = load(SAMPLE_SOURCE)
-    return t, ins.insights(t.events, t.users, t.sessions)
+    return t, everything(t)
 
 
 def test_schema_is_valid_and_validates_the_sample(sample) -> None:
@@ -580,7 +577,7 @@ def synthetic_50k(tmp_path_factory) -> Path:
 
 def test_planted_ab_effect_is_found_in_50k_synthetic_rows(synthetic_50k) -> None:
     t = load(synthetic_50k)
-    result = ins.insights(t.events, t.users, t.sessions)
+    result = everything(t)
     jsonschema.Draft202012Validator(insights_schema()).validate(result)
     (test,) = result["ab_tests"]["tests"]
     assert test["test"] == "search_ranking" and test["control_group"] == "A"
@@ -596,10 +593,8 @@ def test_planted_ab_effect_is_found_in_50k_synthetic_rows(synthetic_50k) -> None
 
 def test_visitors_with_conflicting_groups_are_excluded(synthetic_50k) -> None:
     t = load(synthetic_50k, user_column="visitor_id")
-    (test,) = ins.ab_tests(t.events, t.users)["tests"]
-    assigned_users = ins.ab_membership(t.events).count().execute()
+    (test,) = dump(t.ab_tests())["tests"]
+    assigned_users = ab.membership(t.events).count().execute()
     assert 0.001 < test["users_in_several_groups"] / assigned_users < 0.015
     assert test["users"] + test["users_in_several_groups"] == assigned_users
 
-
-# -- portability --------------------------------------------------------------------------------

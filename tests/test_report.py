@@ -12,10 +12,11 @@ from conftest import event, write_csv
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import report as report_module
+from helpers import build_report
+from helpers import outputs as outputs_module
 from helpers.outputs import write_outputs
 from helpers.params import ReportParams
-from helpers.report import build_report, report_schema, validate
+from helpers.report import report_schema, validate
 
 SPEC_EXAMPLE = {
     "schema_version": "1.0.0",
@@ -113,7 +114,7 @@ def test_outputs_are_replaced_atomically(report_of, tmp_path: Path, monkeypatch)
     def broken_writer(*_args, **_kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(report_module.pacsv, "write_csv", broken_writer)
+    monkeypatch.setattr(outputs_module.pacsv, "write_csv", broken_writer)
     with pytest.raises(OSError, match="disk full"):
         write_outputs(report_of([event(), event(session_id="b")]), out)
     # The previous pair is intact and no temporary file is left behind.

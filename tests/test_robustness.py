@@ -16,8 +16,8 @@ from conftest import event, write_csv
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helpers import build_report
 from helpers.params import ReportParams
-from helpers.report import build_report
 from helpers.run import NOTEBOOK
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 from fake_sheets import FakeGoogle
 
-from helpers import gsheets
+from helpers import build_report, gsheets
 from helpers.outputs import write_outputs
 from helpers.params import SAMPLE_SOURCE, ReportParams
-from helpers.report import build_report
 from helpers.sources import read_events
 
 KEY = "1SampleEventsSheetKey0123456789abcdefghijk"

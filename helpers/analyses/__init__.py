@@ -1,0 +1,68 @@
+"""Analyses: every question the report answers beyond the eight objectives, one module each.
+
+The registry below is the only list of them: report.json's ``insights``, its JSON Schema, the
+notebook's and the HTML's sections and :class:`helpers.Events`' methods all read it. It finds
+the analyses itself: every module of this package whose name does not start with ``_``
+defines ``ANALYSIS`` (see ``_base.py`` for what an analysis module holds). Adding an analysis
+means adding its module, its template and its test, nothing else.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from pydantic import ConfigDict, create_model
+
+from helpers.analyses._base import Analysis, Model, Result
+from helpers.grains import Grains
+
+__all__ = ["ANALYSES", "Analysis", "Result", "analysis_of", "compute_all", "get", "insights_model"]
+
+
+def _discover() -> tuple[Analysis, ...]:
+    found = [
+        importlib.import_module(f"{__name__}.{module.name}").ANALYSIS
+        for module in pkgutil.iter_modules(__path__)
+        if not module.name.startswith("_")
+    ]
+    keys = [a.key for a in found]
+    if len(set(keys)) != len(keys):
+        raise RuntimeError(f"two analyses share a key: {sorted(keys)}")
+    return tuple(sorted(found, key=lambda a: a.order))
+
+
+#: Every analysis, in report order.
+ANALYSES: tuple[Analysis, ...] = _discover()
+
+
+def get(key: str) -> Analysis:
+    """The analysis registered under ``key``."""
+    for analysis in ANALYSES:
+        if analysis.key == key:
+            return analysis
+    raise KeyError(f"no analysis {key!r}; there are {', '.join(a.key for a in ANALYSES)}")
+
+
+def analysis_of(result: Result) -> Analysis:
+    """The analysis whose result ``result`` is."""
+    return next(a for a in ANALYSES if isinstance(result, a.result))
+
+
+def compute_all(grains: Grains) -> dict[str, Result]:
+    """Every analysis's result, in report order."""
+    return {analysis.key: analysis.compute(grains) for analysis in ANALYSES}
+
+
+def insights_model() -> type[Model]:
+    """The model of report.json's ``insights``: one field per analysis, in report order."""
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        "Insights",
+        __config__=ConfigDict(extra="forbid", frozen=True),
+        __doc__=(
+            "Behavioural analytics beyond the eight objectives. Counts are integers; rates and "
+            "shares are fractions in [0, 1] (null when their denominator is 0); every analysis "
+            "carries a narrative written from its own numbers."
+        ),
+        **{analysis.key: (analysis.result, ...) for analysis in ANALYSES},
+    )

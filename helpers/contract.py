@@ -1,0 +1,165 @@
+"""Contract: report.json as typed models, and the JSON Schema generated from them.
+
+Each block of report.json is one model below, its fields in the order they are written; the
+analyses' results are the models of ``helpers.analyses``. The shipped schema files
+(``helpers/report.schema.json``, ``helpers/insights.schema.json``) are generated from these
+models by ``python -m helpers schemas``, and a test fails when the committed files differ
+from what the models generate. Keys may be added, none renamed or removed without a new major
+``schema_version``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from helpers.analyses import insights_model
+from helpers.analyses._base import Count, Model, since
+
+SCHEMA_VERSION = "1.1.0"  # 1.1: period, insights
+_ID = "https://example.invalid/customer-activity-report/"
+_HERE = Path(__file__).resolve().parent
+
+UtcTime = Annotated[str | None, Field(pattern="Z$")]
+Insights = insights_model()
+
+
+def _sha256_property(schema: dict[str, Any]) -> None:
+    schema["properties"]["sha256"] = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+
+
+class Source(BaseModel):
+    """Where the events came from: kind and name, and what identifies the data (a file's
+    sha256, a sheet's key, tab and revision time). Never a secret."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, json_schema_extra=_sha256_property)
+
+    kind: str = Field(json_schema_extra={"enum": ["csv", "parquet", "gsheet", "table"]})
+    name: str
+
+
+class Parameters(Model):
+    """The parameters the figures depend on, as given."""
+
+    user_column: str = Field(json_schema_extra={"enum": ["session_id", "visitor_id"]})
+    environments: list[str] = Field(min_length=1)
+    exclude_internal_traffic: bool
+    short_session_seconds: int | float = Field(ge=0)
+    price_threshold: int | float
+    price_currency: str
+
+
+class Period(Model):
+    """UTC time of the first and last analysed event (null when none)."""
+
+    first_event: UtcTime
+    last_event: UtcTime
+
+
+class RowsExcluded(Model):
+    """Rows excluded, counted under the first reason that applies, in this order."""
+
+    invalid_datetime: Count
+    missing_session_id: Count
+    missing_user_id: Count
+    non_production_env: Count
+    internal_ip: Count
+    duplicate_event: Count
+
+
+class DataQuality(Model):
+    """What the figures rest on: rows_read = rows_analysed + the sum of rows_excluded."""
+
+    rows_read: Count
+    rows_analysed: Count
+    rows_excluded: RowsExcluded
+    params_invalid: Count
+    price_invalid: Count
+    datetime_before_2000: Count = since("1.1.0")
+    datetime_in_the_future: Count = since("1.1.0")
+    notes: list[str] = since("1.1.0")
+
+
+class ShortSessions(Model):
+    """Sessions lasting at most max_duration_seconds, and their users."""
+
+    max_duration_seconds: int | float = Field(ge=0)
+    users: Count
+    sessions: Count
+    started_on_search_page: Count
+    ended_on_apartment_view: Count
+
+
+class PriceFilter(Model):
+    """Users filtering above, below and at the price threshold."""
+
+    threshold: int | float
+    currency: str
+    users_above: Count
+    users_below: Count
+    users_at_threshold: Count
+    sessions_ignored_other_currency: Count
+
+
+CountsBy = Annotated[
+    dict[str, Count], Field(description="Users per value; the values sum to users_total.")
+]
+
+
+class Objectives(Model):
+    """The eight objectives of the specification."""
+
+    users_total: Count
+    users_by_device_class: CountsBy
+    users_by_first_om_source: CountsBy
+    short_sessions: ShortSessions
+    users_search_then_apartment_view: Count
+    users_clicked_book_now: Count
+    users_search_start_request_draft: Count
+    price_filter: PriceFilter
+    users_with_request_id: Count
+
+
+class Document(Model):
+    """report.json, contract version 1.x: keys may be added, none renamed or removed without a
+    new major schema_version. Counts are integers."""
+
+    schema_version: str = Field(pattern=r"^1\.\d+\.\d+$")
+    generated_at: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+    source: Source
+    parameters: Parameters
+    period: Period = since("1.1.0")
+    data_quality: DataQuality
+    objectives: Objectives
+    insights: Insights = since(  # type: ignore[valid-type]
+        "1.1.0", description="Behavioural analytics beyond the eight objectives."
+    )
+
+
+def schemas() -> dict[str, dict[str, Any]]:
+    """The shipped schema files, by file name, as the models generate them."""
+    return {
+        "report.schema.json": _schema(Document, "report.schema.json", "Customer activity report"),
+        "insights.schema.json": _schema(Insights, "insights.schema.json", "Behavioural insights"),
+    }
+
+
+def write_schemas(directory: Path = _HERE) -> list[Path]:
+    """Write :func:`schemas` into ``directory`` (the package, by default); return the paths."""
+    written = []
+    for name, schema in schemas().items():
+        path = directory / name
+        path.write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def _schema(model: type[BaseModel], name: str, title: str) -> dict[str, Any]:
+    # Serialization mode: what report.json holds, computed fields (narratives) included.
+    generated = model.model_json_schema(mode="serialization")
+    generated["title"] = title
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": _ID + name,
+            **generated}  # fmt: skip

@@ -1,0 +1,246 @@
+"""Events: the one entry point, for a report run and for exploring in a notebook.
+
+>>> from helpers import open_events
+>>> events = open_events("data/sample_events.csv.gz")           # or a ReportParams
+>>> events.users.to_pandas().head()                                # doctest: +SKIP
+>>> events.funnel().steps[0].users                                 # doctest: +SKIP
+>>> events.ab_tests(control_groups={"search_ranking": "B"})        # doctest: +SKIP
+>>> report = events.report()                                       # doctest: +SKIP
+
+Everything is computed on first use and kept: the raw events are read once, cleaned once,
+and summarised once per user and per session; each analysis (one method per entry of
+``helpers.analyses.ANALYSES``, named after its compute function) reads those grains.
+:func:`build_report` is the report run: every number in report.json, the notebook and the
+HTML comes from it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from functools import cached_property
+from typing import Any
+
+import ibis.expr.types as ir
+from tqdm import tqdm
+
+from helpers import analyses
+from helpers import report as assembly
+from helpers.backend import Engine, connect
+from helpers.clean import Cleaned, clean_events
+from helpers.contract import Objectives
+from helpers.errors import ParameterError, ReportError, SourceError
+from helpers.grains import Grains
+from helpers.params import ReportParams
+from helpers.report import Report
+from helpers.sources import RawEvents, read_events, table_events
+
+_log = logging.getLogger("helpers.report")
+
+
+def open_events(
+    source: str | ReportParams | Mapping[str, Any] | None = None, /, **overrides: Any
+) -> Events:
+    """The events of ``source`` (a file, directory, glob or Google Sheet; or report parameters),
+    with parameter ``overrides`` (``user_column="visitor_id"``), ready to explore.
+
+    Parameters are checked as the CLI checks them: an unknown name or a bad value is refused
+    with a message naming it.
+    """
+    if isinstance(source, ReportParams):
+        values = source.model_dump()
+    elif isinstance(source, Mapping):
+        values = dict(source)
+    else:
+        values = {} if source is None else {"source": source}
+    return Events(ReportParams.build({**values, **overrides}, origin="open_events"))
+
+
+def build_report(params: ReportParams, *, raw: RawEvents | None = None) -> Report:
+    """Load, clean and answer every objective and analysis for ``params``; validate the result.
+
+    Each stage is logged (``helpers.report``, DEBUG) with its time, and shown as a progress
+    bar on stderr when that is a terminal.
+    """
+    return Events(params, raw=raw).report()
+
+
+class Events:
+    """The cleaned events of one source, their grains, rejected rows and analyses."""
+
+    def __init__(self, params: ReportParams, *, raw: RawEvents | None = None) -> None:
+        self.params = params
+        self._raw = raw
+        self._files: list[str] = []  # files the engine reads as it runs (to name a damaged one)
+
+    def __repr__(self) -> str:
+        where = self.params.table or self.params.source_path
+        return f"<Events of {where!r}, users by {self.params.user_column}>"
+
+    # -- the tables ---------------------------------------------------------------------------
+
+    @cached_property
+    def engine(self) -> Engine:
+        """The engine the expressions run on (DuckDB unless ``backend`` says otherwise)."""
+        p = self.params
+        return connect(p.backend, spark_master=p.spark_master, memory_limit=p.memory_limit)
+
+    @cached_property
+    def raw(self) -> ir.Table:
+        """The events as the source holds them: all text, normalised headers, ``_row``."""
+        p = self.params
+        if p.table is not None and self._raw is None:
+            try:
+                table = self.engine.con.table(p.table)
+            except Exception as exc:  # each backend raises its own "no such table"
+                raise SourceError(
+                    f"the {self.engine.name} backend has no table {p.table!r} ({exc}). "
+                    f"Check the table parameter (with its schema, e.g. analytics.events)."
+                ) from None
+            return table_events(table, origin=p.table)
+        self._raw = self._raw or read_events(p.source_path, **p.sheet_options())
+        self._files = [str(f.path) for f in self._raw.parquet]
+        return self.engine.load(self._raw)
+
+    @property
+    def source(self) -> dict[str, Any]:
+        """report.json's source block: kind, name and what identifies the data; no secret."""
+        self.raw  # noqa: B018  # reading the source is what describes it
+        if self._raw is None:
+            return {"kind": "table", "name": self.params.table}
+        return self._raw.source
+
+    @cached_property
+    def cleaned(self) -> Cleaned:
+        """Both halves of the input: analysed events and the reasons of the rejected rows."""
+        with self._engine_errors():
+            return clean_events(self.raw, self.params)
+
+    @property
+    def events(self) -> ir.Table:
+        """The analysed events, cleaned and typed, one row per event (journey order: ``_seq``)."""
+        return self.cleaned.events
+
+    @cached_property
+    def grains(self) -> Grains:
+        """The events, users and sessions tables every objective and analysis reads."""
+        with self._engine_errors():
+            return Grains.of(self.events, self.params)
+
+    @property
+    def users(self) -> ir.Table:
+        """One row per user: first-touch attributes, where the journey starts, what they did."""
+        return self.grains.users
+
+    @property
+    def sessions(self) -> ir.Table:
+        """One row per session: its duration and the page types it starts and ends on."""
+        return self.grains.sessions
+
+    @cached_property
+    def rejected(self) -> ir.Table:
+        """The excluded rows in input order: ``source_row``, ``reason``, the raw columns."""
+        return assembly.rejected_rows(self.raw, self.cleaned.rejected)
+
+    # -- the answers --------------------------------------------------------------------------
+
+    def objectives(self) -> Objectives:
+        """The eight objectives of the specification."""
+        with self._engine_errors():
+            return assembly.objectives(self.grains)
+
+    def report(self) -> Report:
+        """The whole report: objectives, data quality and every analysis, validated."""
+        with _progress() as stage, self._engine_errors():
+            with stage("reading the events"):
+                rows_read = int(self.raw.count().to_pyarrow().as_py())
+            with stage("cleaning"):
+                self.cleaned  # noqa: B018  # materialised by cleaning
+            with stage("users and sessions"):
+                grains = self.grains
+            with stage("rejected rows"):
+                rejected = assembly.rejected_file_rows(self.rejected, self.raw)
+            with stage("insights"):
+                insights = analyses.compute_all(grains)
+            with stage("the eight objectives, checked against the schema"):
+                return assembly.assemble(
+                    grains, source=self.source, rows_read=rows_read, rejected=rejected,
+                    insights=insights,
+                )  # fmt: skip
+
+    def __getattr__(self, name: str) -> Callable[..., analyses.Result]:
+        # One method per analysis, named after its compute function: events.funnel().
+        analysis = _ANALYSES_BY_METHOD.get(name)
+        if analysis is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return self._method(analysis)
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *_ANALYSES_BY_METHOD})
+
+    def _method(self, analysis: analyses.Analysis) -> Callable[..., analyses.Result]:
+        def run(**parameters: Any) -> analyses.Result:
+            unknown = sorted(set(parameters) - set(analysis.parameters))
+            if unknown:
+                takes = ", ".join(analysis.parameters) or "no parameters"
+                raise ParameterError(
+                    f"{analysis.compute.__name__}() takes {takes}, not {', '.join(unknown)}. "
+                    f"To change how events are read or cleaned, open them again: "
+                    f"open_events(source, {unknown[0]}=...)."
+                )
+            grains = self.grains
+            if parameters:
+                params = ReportParams.build(
+                    {**self.params.model_dump(), **parameters}, origin=analysis.compute.__name__
+                )
+                grains = Grains(grains.events, grains.users, grains.sessions, params)
+            with self._engine_errors():
+                return analysis.compute(grains)
+
+        run.__name__ = analysis.compute.__name__
+        run.__doc__ = analysis.compute.__doc__
+        return run
+
+    @contextmanager
+    def _engine_errors(self) -> Iterator[None]:
+        """A Parquet file is checked when found, but its pages are read only when a query runs:
+        an engine error naming one of the files becomes a SourceError saying it is damaged."""
+        try:
+            yield
+        except ReportError:
+            raise
+        except Exception as exc:
+            damaged = next((f for f in self._files if f in str(exc)), None)
+            if damaged is None:
+                raise
+            raise SourceError(
+                f"{damaged} could not be read ({type(exc).__name__}: {exc}). The file is "
+                f"damaged or incomplete: export it again."
+            ) from None
+
+
+_ANALYSES_BY_METHOD = {a.compute.__name__: a for a in analyses.ANALYSES}
+_STAGES = 6
+
+
+@contextmanager
+def _progress() -> Iterator[Any]:
+    """A ``stage(name)`` context for each step of a run: timed into the log, and a bar on
+    stderr when a person is watching (a terminal); papermill and batch runs stay quiet."""
+    bar = tqdm(
+        total=_STAGES, unit="stage", leave=False, disable=None,  # None: only on a terminal
+        bar_format="{desc:<40} {bar:20} {n_fmt}/{total_fmt} stages [{elapsed}]",
+    )
+
+    @contextmanager
+    def stage(name: str) -> Iterator[None]:
+        bar.set_description_str(name)
+        started = time.perf_counter()
+        yield
+        _log.debug("%s: %.2f s", name, time.perf_counter() - started)
+        bar.update()
+
+    with bar:
+        yield stage

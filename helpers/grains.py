@@ -1,0 +1,82 @@
+"""Grains: the cleaned events summarised once per user and once per session.
+
+Every objective and analysis reads these three tables instead of rescanning the raw input:
+:func:`users` and :func:`sessions` are unexecuted Ibis expressions over the cleaned events
+(``helpers.clean.Cleaned.events``), and :class:`Grains` holds all three with the parameters
+they were built with.
+
+Journey order is the cleaned events' ``_seq``: by datetime, ties by input order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import ibis.expr.types as ir
+
+from helpers.params import ReportParams
+
+#: The marketplace's page and event types that the objectives ask about.
+SEARCH_PAGE = "search_page"
+APARTMENT_VIEW = "apartment_view"
+BOOK_NOW = "click_book-now"
+REQUEST_DRAFT = "request_draft-created"
+#: What a user without a device class or without a marketing channel is counted under.
+UNKNOWN_DEVICE = "unknown"
+NO_OM_SOURCE = "no_om_source"
+
+
+@dataclass(frozen=True)
+class Grains:
+    """The cleaned events, one row per user and one row per session, and their parameters."""
+
+    events: ir.Table
+    users: ir.Table
+    sessions: ir.Table
+    params: ReportParams
+
+    @classmethod
+    def of(cls, events: ir.Table, params: ReportParams) -> Grains:
+        """Summarise cleaned ``events`` (already materialised by cleaning) into cached users and
+        sessions tables: every objective and analysis reads them again."""
+        return cls(events, users(events).cache(), sessions(events).cache(), params)
+
+    @cached_property
+    def users_total(self) -> int:
+        """Distinct users among the analysed events (the users table has one row each)."""
+        return int(self.users.count().to_pyarrow().as_py() or 0)
+
+
+def first(column: ir.Column, order: ir.Column) -> ir.Scalar:
+    """The value of the first event (in journey order) where ``column`` is not null."""
+    return column.argmin(order, where=column.notnull())
+
+
+def last(column: ir.Column, order: ir.Column) -> ir.Scalar:
+    """The value of the last event (in journey order) where ``column`` is not null."""
+    return column.argmax(order, where=column.notnull())
+
+
+def users(events: ir.Table) -> ir.Table:
+    """One row per user: first-touch attributes, where the journey starts, and what they did."""
+    e = events
+    return e.group_by(user_id=e.user_id).aggregate(
+        device_class=first(e.device_class, e._seq).fill_null(UNKNOWN_DEVICE),
+        first_om_source=first(e.om_source, e._seq).fill_null(NO_OM_SOURCE),
+        starts_on=first(e.page_type, e._seq),
+        viewed_apartment=(e.page_type == APARTMENT_VIEW).any().fill_null(False),
+        clicked_book_now=(e.event_type == BOOK_NOW).any().fill_null(False),
+        created_request_draft=(e.event_type == REQUEST_DRAFT).any().fill_null(False),
+        has_request_id=e.has_request_id.any().fill_null(False),
+    )
+
+
+def sessions(events: ir.Table) -> ir.Table:
+    """One row per session: its duration and the page types it starts and ends on."""
+    e = events
+    return e.group_by(session_id=e.session_id).aggregate(
+        duration_us=e.ts_us.max() - e.ts_us.min(),
+        starts_on=first(e.page_type, e._seq),
+        ends_on=last(e.page_type, e._seq),
+    )
