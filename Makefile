@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install report test bench clean
+.PHONY: install report test test-fast bench clean
 
 install: $(STAMP)
 
@@ -19,9 +19,16 @@ $(STAMP): pyproject.toml
 report: $(STAMP)
 	$(PY) -m helpers run --params params/sample.yaml --out outputs/sample
 
+# Everything: lint, unit and property tests, end-to-end papermill runs, Spark, Chromium and
+# every notebook executed by nbmake.
 test: $(STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest --nbmake tests notebooks
+
+# The inner loop: unit and property tests (fewer examples), in parallel; no papermill,
+# no Spark, no browser.
+test-fast: $(STAMP)
+	HYPOTHESIS_PROFILE=fast $(PY) -m pytest -q -m "not slow" -n auto tests
 
 # Generates (and caches in bench/cache/) 100k, 1M and 10M synthetic events, then writes
 # bench/results.md and bench/results.json: 20-45 min on 2 cores, longer on a busy machine.

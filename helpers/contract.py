@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from helpers.analyses import insights_model
 from helpers.analyses._base import Count, Model, since
 
-SCHEMA_VERSION = "1.1.0"  # 1.1: period, insights
+SCHEMA_VERSION = "1.2.0"  # 1.1: period, insights; 1.2: insights.events_per_session
 _ID = "https://example.invalid/customer-activity-report/"
 _HERE = Path(__file__).resolve().parent
 

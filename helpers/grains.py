@@ -22,6 +22,7 @@ SEARCH_PAGE = "search_page"
 APARTMENT_VIEW = "apartment_view"
 BOOK_NOW = "click_book-now"
 REQUEST_DRAFT = "request_draft-created"
+PAGE_VIEW = "page_view"
 #: What a user without a device class or without a marketing channel is counted under.
 UNKNOWN_DEVICE = "unknown"
 NO_OM_SOURCE = "no_om_source"
@@ -73,10 +74,13 @@ def users(events: ir.Table) -> ir.Table:
 
 
 def sessions(events: ir.Table) -> ir.Table:
-    """One row per session: its duration and the page types it starts and ends on."""
+    """One row per session: its duration (last event's time minus first's, in microseconds; 0
+    for one event), the page types it starts and ends on, its events and page views."""
     e = events
     return e.group_by(session_id=e.session_id).aggregate(
         duration_us=e.ts_us.max() - e.ts_us.min(),
         starts_on=first(e.page_type, e._seq),
         ends_on=last(e.page_type, e._seq),
+        events=e.count(),
+        page_views=e.count(where=e.event_type == PAGE_VIEW),
     )

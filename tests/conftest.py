@@ -1,17 +1,35 @@
-"""Fixtures: hand-made event tables, written to real files and run through the real pipeline."""
+"""Fixtures: hand-made event tables, written to real files and run through the real pipeline.
+
+``events_of`` opens the events of a table (read, cleaned and summarised once, then every
+objective and analysis reads them); ``objectives_of`` answers just the eight objectives;
+``report_of`` runs the whole report, for tests of data quality, rejected rows or the contract.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
-from helpers import Report, build_report
+from helpers import Events, Report, build_report, open_events
 from helpers.params import ReportParams
+
+# Property tests draw fewer examples in the inner loop (make test-fast) than in make test.
+settings.register_profile("fast", max_examples=5)
+FAST = os.environ.get("HYPOTHESIS_PROFILE") == "fast"
+if FAST:
+    settings.load_profile("fast")
+
+
+def examples(n: int) -> int:
+    """``n`` examples for a property test; at most 5 in the inner loop."""
+    return min(n, 5) if FAST else n
 
 COLUMNS = [
     "datetime", "session_id", "page_type", "event_type", "params",
@@ -56,5 +74,28 @@ def report_of(tmp_path: Path) -> Callable[..., Report]:
     def run(rows: list[dict[str, str]], **params: Any) -> Report:
         path = write_csv(tmp_path / f"events_{next(counter)}.csv", rows)
         return build_report(ReportParams.build({"source": str(path), **params}))
+
+    return run
+
+
+@pytest.fixture
+def events_of(tmp_path: Path) -> Callable[..., Events]:
+    """The events of hand-made rows: ``events_of([event(...)], user_column="visitor_id")``."""
+    counter = iter(range(10_000))
+
+    def run(rows: list[dict[str, str]], columns: list[str] | None = None, **params: Any):
+        # Named apart from report_of's files: an Events reads its file when first used.
+        path = write_csv(tmp_path / f"table_{next(counter)}.csv", rows, columns)
+        return open_events(str(path), **params)
+
+    return run
+
+
+@pytest.fixture
+def objectives_of(events_of: Callable[..., Events]) -> Callable[..., dict[str, Any]]:
+    """The eight objectives of hand-made rows, as report.json holds them."""
+
+    def run(rows: list[dict[str, str]], **params: Any) -> dict[str, Any]:
+        return events_of(rows, **params).objectives().model_dump(mode="json")
 
     return run

@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 def test_bench_runs_at_10k_rows(tmp_path: Path) -> None:
     out = tmp_path / "results"
     subprocess.run(

@@ -12,7 +12,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from conftest import COLUMNS, event, write_csv
+from conftest import COLUMNS, event
 
 from helpers import Events, open_events
 from helpers import objectives as obj
@@ -43,15 +43,9 @@ def everything(events: Events) -> dict[str, Any]:
 
 
 @pytest.fixture
-def tables(tmp_path: Path) -> Callable[..., Events]:
+def tables(events_of: Callable[..., Events]) -> Callable[..., Events]:
     """``tables([event(...)], columns=[...], user_column=...)``: the pipeline's tables."""
-    counter = iter(range(10_000))
-
-    def run(rows: list[dict[str, str]], columns: list[str] | None = None, **params) -> Events:
-        path = write_csv(tmp_path / f"events_{next(counter)}.csv", rows, columns)
-        return load(path, **params)
-
-    return run
+    return events_of
 
 
 def at(seconds: float, day: str = "2021-01-23") -> str:
@@ -259,6 +253,33 @@ def test_bounce_is_a_session_of_one_page_view_and_nothing_else(tables) -> None:
     t = tables(rows)
     result = dump(t.session_durations())
     assert (result["bounces"], result["bounce_rate"]) == (1, 0.25)
+
+
+# -- events per session --------------------------------------------------------------------------
+
+
+def test_events_per_session_by_hand(tables) -> None:
+    sizes = {"a": 1, "b": 2, "c": 6, "d": 25}
+    rows = [event(session_id=s, datetime=at(i)) for s, n in sizes.items() for i in range(n)]
+    result = dump(tables(rows).events_per_session())
+    assert (result["sessions_total"], result["events_total"], result["most"]) == (4, 34, 25)
+    assert result["mean"] == 8.5
+    # Counts 1, 2, 6, 25: the median halfway between 2 and 6; p90 at rank 2.7 of 0..3.
+    assert result["median"] == 4.0 == linear_quantile([1, 2, 6, 25], 0.5)
+    assert result["p90"] == pytest.approx(19.3) == linear_quantile([1, 2, 6, 25], 0.9)
+    histogram = {b["bucket"]: (b["sessions"], b["share"]) for b in result["histogram"]}
+    assert histogram == {
+        "1": (1, 0.25), "2": (1, 0.25), "3-5": (0, 0.0), "6-10": (1, 0.25), "11-20": (0, 0.0),
+        "more than 20": (1, 0.25),
+    }  # fmt: skip
+    assert result["narrative"].startswith("4 sessions hold 34 events, 8.5 on average")
+
+
+def test_events_per_session_of_no_sessions(tables) -> None:
+    result = dump(tables([event(env="development")]).events_per_session())
+    assert (result["sessions_total"], result["mean"], result["median"]) == (0, None, None)
+    assert [b["share"] for b in result["histogram"]] == [None] * 6
+    assert result["narrative"] == "There are no sessions."
 
 
 # -- 4. paths -----------------------------------------------------------------------------------

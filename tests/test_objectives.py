@@ -21,33 +21,33 @@ def at(seconds: float, day: str = "2021-01-23") -> str:
 # -- journeys ---------------------------------------------------------------------------------
 
 
-def test_ties_in_datetime_keep_input_order(report_of) -> None:
+def test_ties_in_datetime_keep_input_order(objectives_of) -> None:
     same = at(0)
     search_first = [
         event(session_id="a", datetime=same, page_type="search_page"),
         event(session_id="a", datetime=same, page_type="apartment_view"),
     ]
     apartment_first = list(reversed(search_first))
-    assert report_of(search_first).objectives["users_search_then_apartment_view"] == 1
-    assert report_of(apartment_first).objectives["users_search_then_apartment_view"] == 0
+    assert objectives_of(search_first)["users_search_then_apartment_view"] == 1
+    assert objectives_of(apartment_first)["users_search_then_apartment_view"] == 0
 
 
-def test_journeys_follow_datetime_not_input_order(report_of) -> None:
+def test_journeys_follow_datetime_not_input_order(objectives_of) -> None:
     rows = [
         event(session_id="a", datetime=at(3), page_type="apartment_view"),
         event(session_id="a", datetime=at(1), page_type="search_page"),
     ]
-    assert report_of(rows).objectives["users_search_then_apartment_view"] == 1
+    assert objectives_of(rows)["users_search_then_apartment_view"] == 1
 
 
-def test_a_null_page_type_on_the_first_event_is_skipped(report_of) -> None:
+def test_a_null_page_type_on_the_first_event_is_skipped(objectives_of) -> None:
     rows = [
         event(session_id="a", datetime=at(0), page_type="", event_type="request_draft-created"),
         event(session_id="a", datetime=at(1), page_type="search_page"),
         event(session_id="a", datetime=at(2), page_type="apartment_view"),
         event(session_id="a", datetime=at(3), page_type=""),
     ]
-    o = report_of(rows).objectives
+    o = objectives_of(rows)
     assert o["users_search_then_apartment_view"] == 1
     assert o["users_search_start_request_draft"] == 1
     assert o["short_sessions"]["started_on_search_page"] == 1
@@ -57,7 +57,7 @@ def test_a_null_page_type_on_the_first_event_is_skipped(report_of) -> None:
 # -- 1 and 2: first-touch breakdowns ------------------------------------------------------------
 
 
-def test_users_by_device_class_uses_the_first_non_null_device(report_of) -> None:
+def test_users_by_device_class_uses_the_first_non_null_device(objectives_of) -> None:
     rows = [
         event(session_id="a", datetime=at(0), device_class=""),
         event(session_id="a", datetime=at(1), device_class="phone"),
@@ -65,12 +65,12 @@ def test_users_by_device_class_uses_the_first_non_null_device(report_of) -> None
         event(session_id="b", datetime=at(0), device_class="desktop"),
         event(session_id="c", datetime=at(0), device_class=""),
     ]
-    o = report_of(rows).objectives
+    o = objectives_of(rows)
     assert o["users_by_device_class"] == {"desktop": 1, "phone": 1, "unknown": 1}
     assert sum(o["users_by_device_class"].values()) == o["users_total"] == 3
 
 
-def test_users_by_first_om_source_when_the_source_appears_only_later(report_of) -> None:
+def test_users_by_first_om_source_when_the_source_appears_only_later(objectives_of) -> None:
     rows = [
         event(session_id="a", datetime=at(0), om_source=""),
         event(session_id="a", datetime=at(5), om_source="AdWords"),
@@ -78,7 +78,7 @@ def test_users_by_first_om_source_when_the_source_appears_only_later(report_of) 
         event(session_id="b", datetime=at(0), om_source="adwords"),
         event(session_id="c", datetime=at(0), om_source="   "),
     ]
-    o = report_of(rows).objectives
+    o = objectives_of(rows)
     # Values are kept as written, case included.
     assert o["users_by_first_om_source"] == {"AdWords": 1, "adwords": 1, "no_om_source": 1}
     assert sum(o["users_by_first_om_source"].values()) == o["users_total"]
@@ -91,15 +91,15 @@ def test_users_by_first_om_source_when_the_source_appears_only_later(report_of) 
     ("last", "short"),
     [(0, True), (4.999, True), (5, True), (5.001, False), (60, False)],
 )
-def test_short_session_boundary(report_of, last: float, short: bool) -> None:
+def test_short_session_boundary(objectives_of, last: float, short: bool) -> None:
     rows = [event(datetime=at(0))]
     if last:
         rows.append(event(datetime=at(last), event_type="click_gallery"))
-    assert report_of(rows).objectives["short_sessions"]["sessions"] == int(short)
+    assert objectives_of(rows)["short_sessions"]["sessions"] == int(short)
 
 
-def test_a_one_event_session_lasts_zero_seconds(report_of) -> None:
-    o = report_of([event(session_id="solo", page_type="apartment_view")]).objectives
+def test_a_one_event_session_lasts_zero_seconds(objectives_of) -> None:
+    o = objectives_of([event(session_id="solo", page_type="apartment_view")])
     assert o["short_sessions"] == {
         "max_duration_seconds": 5,
         "users": 1,
@@ -109,7 +109,7 @@ def test_a_one_event_session_lasts_zero_seconds(report_of) -> None:
     }
 
 
-def test_a_session_across_midnight(report_of) -> None:
+def test_a_session_across_midnight(objectives_of) -> None:
     rows = [
         event(session_id="night", datetime="2021-01-23 23:59:58.500 UTC"),
         event(session_id="night", datetime="2021-01-24 00:00:02.500 UTC",
@@ -117,32 +117,32 @@ def test_a_session_across_midnight(report_of) -> None:
         event(session_id="long", datetime="2021-01-23 23:59:58 UTC"),
         event(session_id="long", datetime="2021-01-24 00:00:04 UTC"),
     ]
-    o = report_of(rows).objectives["short_sessions"]
+    o = objectives_of(rows)["short_sessions"]
     assert (o["sessions"], o["ended_on_apartment_view"]) == (1, 1)
 
 
-def test_short_session_threshold_is_a_parameter(report_of) -> None:
+def test_short_session_threshold_is_a_parameter(objectives_of) -> None:
     rows = [event(datetime=at(0)), event(datetime=at(8), event_type="click_gallery")]
-    assert report_of(rows).objectives["short_sessions"]["sessions"] == 0
-    longer = report_of(rows, short_session_seconds=10).objectives["short_sessions"]
+    assert objectives_of(rows)["short_sessions"]["sessions"] == 0
+    longer = objectives_of(rows, short_session_seconds=10)["short_sessions"]
     assert (longer["sessions"], longer["max_duration_seconds"]) == (1, 10)
 
 
-def test_short_session_users_are_counted_once(report_of) -> None:
+def test_short_session_users_are_counted_once(objectives_of) -> None:
     rows = [
         event(session_id="s1", visitor_id="v1", datetime=at(0)),
         event(session_id="s2", visitor_id="v1", datetime=at(100)),
         event(session_id="s3", visitor_id="v2", datetime=at(0)),
         event(session_id="s3", visitor_id="v2", datetime=at(30)),
     ]
-    o = report_of(rows, user_column="visitor_id").objectives["short_sessions"]
+    o = objectives_of(rows, user_column="visitor_id")["short_sessions"]
     assert (o["users"], o["sessions"]) == (1, 2)
 
 
 # -- 4, 5, 6: journeys to an apartment, book now, request drafts ---------------------------------
 
 
-def test_users_search_then_apartment_view(report_of) -> None:
+def test_users_search_then_apartment_view(objectives_of) -> None:
     rows = [
         # starts on search, views an apartment later: counted
         event(session_id="a", datetime=at(0), page_type="search_page"),
@@ -153,20 +153,20 @@ def test_users_search_then_apartment_view(report_of) -> None:
         # searches only: not counted
         event(session_id="c", datetime=at(0), page_type="search_page"),
     ]
-    assert report_of(rows).objectives["users_search_then_apartment_view"] == 1
+    assert objectives_of(rows)["users_search_then_apartment_view"] == 1
 
 
-def test_users_clicked_book_now(report_of) -> None:
+def test_users_clicked_book_now(objectives_of) -> None:
     rows = [
         event(session_id="a", event_type="click_book-now"),
         event(session_id="a", datetime=at(1), event_type="click_book-now"),
         event(session_id="b", event_type="Click_Book-Now"),  # event types are exact
         event(session_id="c", event_type="page_view"),
     ]
-    assert report_of(rows).objectives["users_clicked_book_now"] == 1
+    assert objectives_of(rows)["users_clicked_book_now"] == 1
 
 
-def test_users_search_start_request_draft(report_of) -> None:
+def test_users_search_start_request_draft(objectives_of) -> None:
     rows = [
         event(session_id="a", datetime=at(0), page_type="search_page"),
         event(session_id="a", datetime=at(5), page_type="booking_page",
@@ -176,7 +176,7 @@ def test_users_search_start_request_draft(report_of) -> None:
               event_type="request_draft-created"),
         event(session_id="c", datetime=at(0), page_type="search_page"),
     ]
-    assert report_of(rows).objectives["users_search_start_request_draft"] == 1
+    assert objectives_of(rows)["users_search_start_request_draft"] == 1
 
 
 # -- 7: price filter ------------------------------------------------------------------------------
@@ -187,26 +187,26 @@ def price(value, currency="EUR", **cells):
     return event(params={"event_content": content}, **cells)
 
 
-def test_price_filter_compares_numbers_and_numeric_strings(report_of) -> None:
+def test_price_filter_compares_numbers_and_numeric_strings(objectives_of) -> None:
     rows = [
         price(1300, session_id="above"),
         price("1199.99", session_id="below"),
         price(" 1200 ", session_id="at"),
         price(1200.0, session_id="at-float"),
     ]
-    pf = report_of(rows).objectives["price_filter"]
+    pf = objectives_of(rows)["price_filter"]
     assert (pf["users_above"], pf["users_below"], pf["users_at_threshold"]) == (1, 1, 2)
 
 
-def test_price_threshold_is_a_parameter(report_of) -> None:
+def test_price_threshold_is_a_parameter(objectives_of) -> None:
     rows = [price(1300, session_id="a"), price(1500, session_id="b")]
-    pf = report_of(rows, price_threshold=1500).objectives["price_filter"]
+    pf = objectives_of(rows, price_threshold=1500)["price_filter"]
     assert (pf["threshold"], pf["users_below"], pf["users_at_threshold"]) == (1500, 1, 1)
 
 
-def test_a_user_can_be_above_and_below(report_of) -> None:
+def test_a_user_can_be_above_and_below(objectives_of) -> None:
     rows = [price(100, datetime=at(0)), price(2000, datetime=at(1))]
-    pf = report_of(rows).objectives["price_filter"]
+    pf = objectives_of(rows)["price_filter"]
     assert (pf["users_above"], pf["users_below"]) == (1, 1)
 
 
@@ -223,7 +223,7 @@ def test_an_absent_price_is_not_invalid(report_of) -> None:
     assert report_of(rows).data_quality["price_invalid"] == 0
 
 
-def test_currency_rules_ignore_whole_sessions(report_of) -> None:
+def test_currency_rules_ignore_whole_sessions(objectives_of) -> None:
     rows = [
         price(1300, currency=" eur ", session_id="lower-case"),  # EUR, trimmed, any case
         price(1300, currency="EUR", session_id="mixed", datetime=at(0)),
@@ -234,14 +234,14 @@ def test_currency_rules_ignore_whole_sessions(report_of) -> None:
         price("n/a", currency="GBP", session_id="invalid-gbp", datetime=at(0)),
         price(800, currency="EUR", session_id="invalid-gbp", datetime=at(1)),
     ]
-    pf = report_of(rows).objectives["price_filter"]
+    pf = objectives_of(rows)["price_filter"]
     assert pf["sessions_ignored_other_currency"] == 3
     assert (pf["users_above"], pf["users_below"], pf["users_at_threshold"]) == (1, 1, 0)
 
 
-def test_price_currency_is_a_parameter(report_of) -> None:
+def test_price_currency_is_a_parameter(objectives_of) -> None:
     rows = [price(1300, currency="GBP", session_id="a"), price(1300, session_id="b")]
-    pf = report_of(rows, price_currency="gbp").objectives["price_filter"]
+    pf = objectives_of(rows, price_currency="gbp")["price_filter"]
     assert (pf["users_above"], pf["sessions_ignored_other_currency"], pf["currency"]) == (
         1, 1, "gbp",
     )
@@ -255,18 +255,18 @@ def test_price_currency_is_a_parameter(report_of) -> None:
     [("R-1", True), (12345, True), (0, True), ("", False), ("   ", False), (None, False),
      (True, False), ([], False), ({"id": 1}, False)],
 )
-def test_request_id_values(report_of, request_id, counted: bool) -> None:
+def test_request_id_values(objectives_of, request_id, counted: bool) -> None:
     rows = [event(params={"page": {"request_id": request_id}})]
-    assert report_of(rows).objectives["users_with_request_id"] == int(counted)
+    assert objectives_of(rows)["users_with_request_id"] == int(counted)
 
 
-def test_a_user_with_several_request_ids_is_counted_once(report_of) -> None:
+def test_a_user_with_several_request_ids_is_counted_once(objectives_of) -> None:
     rows = [
         event(datetime=at(0), params={"page": {"request_id": "R-1"}}),
         event(datetime=at(1), params={"page": {"request_id": "R-2"}}),
         event(session_id="other", params={"page": {}}),
     ]
-    assert report_of(rows).objectives["users_with_request_id"] == 1
+    assert objectives_of(rows)["users_with_request_id"] == 1
 
 
 # -- users as visitors ----------------------------------------------------------------------------
@@ -300,24 +300,24 @@ def test_an_empty_analysis_reports_zeros(report_of) -> None:
     assert report.data["period"] == {"first_event": None, "last_event": None}
 
 
-def test_journeys_follow_utc_whatever_zone_each_cell_was_written_in(report_of) -> None:
+def test_journeys_follow_utc_whatever_zone_each_cell_was_written_in(objectives_of) -> None:
     rows = [
         # 11:00:00+01:00 is 10:00:00 UTC: the search comes first, the view 3 s later.
         event(datetime="2021-01-23T11:00:00+01:00", page_type="search_page"),
         event(datetime="2021-01-23 10:00:03 UTC", page_type="apartment_view"),
     ]
-    objectives = report_of(rows).objectives
+    objectives = objectives_of(rows)
     assert objectives["users_search_then_apartment_view"] == 1
     assert objectives["short_sessions"]["sessions"] == 1
     assert objectives["short_sessions"]["ended_on_apartment_view"] == 1
 
 
-def test_another_currency_ignores_the_session_not_the_user(report_of) -> None:
+def test_another_currency_ignores_the_session_not_the_user(objectives_of) -> None:
     rows = [
         price(1300, currency="GBP", session_id="s1", visitor_id="v1"),
         price(1300, session_id="s2", visitor_id="v1", datetime=at(60)),
     ]
-    result = report_of(rows, user_column="visitor_id").objectives["price_filter"]
+    result = objectives_of(rows, user_column="visitor_id")["price_filter"]
     assert result["users_above"] == 1
     assert result["sessions_ignored_other_currency"] == 1
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from conftest import event, write_csv
+from conftest import event, examples, write_csv
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -92,9 +92,11 @@ def test_a_report_has_every_key_of_the_contract_even_when_zero(report_of) -> Non
 
 def test_reports_carry_insights_that_the_schema_checks(report_of) -> None:
     data = report_of([event(), event(session_id="b", test_groups='{"t": "A"}')]).data
-    assert data["schema_version"] == "1.1.0"
-    assert set(data["insights"]) >= {"funnel", "attribution", "sessions", "paths", "activity",
-                                     "ab_tests", "user_definitions"}
+    assert data["schema_version"] == "1.2.0"
+    assert list(data["insights"]) == [
+        "funnel", "attribution", "sessions", "events_per_session", "paths", "activity",
+        "ab_tests", "user_definitions",
+    ]  # fmt: skip
     broken = json.loads(json.dumps(data))
     broken["insights"]["funnel"]["steps"] = "many"
     with pytest.raises(jsonschema.ValidationError):
@@ -166,7 +168,7 @@ _SLOW = {"deadline": None, "suppress_health_check": [HealthCheck.function_scoped
 _USER_COLUMNS = st.sampled_from(["session_id", "visitor_id"])
 
 
-@settings(max_examples=20, **_SLOW)
+@settings(max_examples=examples(20), **_SLOW)
 @given(rows=_events, seed=st.integers(0, 10_000), user_column=_USER_COLUMNS)
 def test_invariants_on_random_events(tmp_path: Path, rows, seed: int, user_column: str) -> None:
     rows = _with_unique_times(rows)
@@ -202,7 +204,7 @@ def test_invariants_on_random_events(tmp_path: Path, rows, seed: int, user_colum
 # -- agreement with an independent reference implementation ---------------------------------------
 
 
-@settings(max_examples=25, **_SLOW)
+@settings(max_examples=examples(25), **_SLOW)
 @given(
     rows=_events,
     user_column=_USER_COLUMNS,

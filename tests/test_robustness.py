@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import event, write_csv
+from conftest import event, examples, write_csv
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -66,7 +66,9 @@ _cell = st.one_of(
 
 
 @settings(
-    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(15),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(cells=st.lists(st.tuples(_cell, _cell, _cell, _cell), min_size=1, max_size=12))
 def test_parsers_never_crash_and_every_row_ends_clean_or_rejected(tmp_path: Path, cells) -> None:
@@ -99,6 +101,7 @@ def _snapshot(directory: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in directory.iterdir() if p.is_file()}
 
 
+@pytest.mark.slow
 def test_a_failing_cell_is_named_and_the_last_report_stays(good_report: Path, tmp_path: Path):
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     notebook.cells.append(nbformat.v4.new_code_cell("raise RuntimeError('chart server down')"))
@@ -117,6 +120,7 @@ def test_a_failing_cell_is_named_and_the_last_report_stays(good_report: Path, tm
     assert after == before
 
 
+@pytest.mark.slow
 def test_an_interrupt_leaves_no_half_written_outputs(good_report: Path) -> None:
     before = _snapshot(good_report)
     process = subprocess.Popen(
@@ -145,6 +149,7 @@ def test_an_output_directory_that_cannot_be_written(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_a_failed_json_only_run_keeps_the_last_report(good_report: Path) -> None:
     before = _snapshot(good_report)
     result = cli("run", "--json-only", "--out", str(good_report), "--set", "price_threshold=x")

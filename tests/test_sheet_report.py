@@ -73,6 +73,7 @@ def test_a_sheet_and_a_csv_of_the_same_events_give_the_same_report(
     assert not [s for s in secrets for text in texts if s in text]
 
 
+@pytest.mark.slow
 def test_a_full_run_with_credentials_leaks_no_secret(google: FakeGoogle, tmp_path: Path) -> None:
     # Papermill writes every parameter into the executed notebook: the key file's path may
     # appear there, its contents never.

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
+from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -121,7 +122,7 @@ def test_zero_rows_parquet_keeps_the_schema(tmp_path):
     assert pq.read_table(path).num_rows == 0
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(rows=st.integers(0, 3_000), chunk_rows=st.integers(1, 1_200), seed=st.integers(0, 2**32))
 def test_chunks_add_up_to_rows(rows, chunk_rows, seed):
     with pytest.MonkeyPatch.context() as patch:

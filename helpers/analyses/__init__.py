@@ -12,9 +12,9 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from pydantic import ConfigDict, create_model
+from pydantic import create_model
 
-from helpers.analyses._base import Analysis, Model, Result
+from helpers.analyses._base import Analysis, Model, Result, since
 from helpers.grains import Grains
 
 __all__ = ["ANALYSES", "Analysis", "Result", "analysis_of", "compute_all", "get", "insights_model"]
@@ -58,11 +58,11 @@ def insights_model() -> type[Model]:
     """The model of report.json's ``insights``: one field per analysis, in report order."""
     return create_model(  # type: ignore[call-overload, no-any-return]
         "Insights",
-        __config__=ConfigDict(extra="forbid", frozen=True),
+        __config__=Model.model_config,
         __doc__=(
             "Behavioural analytics beyond the eight objectives. Counts are integers; rates and "
             "shares are fractions in [0, 1] (null when their denominator is 0); every analysis "
             "carries a narrative written from its own numbers."
         ),
-        **{analysis.key: (analysis.result, ...) for analysis in ANALYSES},
+        **{a.key: (a.result, since(a.since) if a.since else ...) for a in ANALYSES},
     )

@@ -83,6 +83,7 @@ class Analysis:
     result: type[Result]
     order: int  # its place in the report, smallest first
     parameters: tuple[str, ...] = ()  # the report parameters it reads (besides the grains')
+    since: str | None = None  # the schema version that added it, if later than insights (1.1)
 
     @property
     def definition(self) -> str:

@@ -13,7 +13,6 @@ from helpers.analyses._base import Analysis, Count, Model, Rate, Result, Seconds
 from helpers.analyses._execute import rate, rounded, row
 from helpers.grains import Grains
 
-PAGE_VIEW = "page_view"
 #: Upper bounds (seconds, inclusive) of the multi-event duration buckets, a roughly
 #: logarithmic scale; the last bucket is everything above the last bound.
 DURATION_BUCKET_SECONDS: tuple[int, ...] = (0, 1, 5, 30, 60, 300, 1800)
@@ -86,7 +85,7 @@ def session_durations(grains: Grains) -> Sessions:
       event is a click. ``bounce_rate`` = bounces / all sessions.
     """
     short_session_seconds = grains.params.short_session_seconds
-    s = session_facts(grains.events, grains.sessions)
+    s = grains.sessions
     seconds = s.duration_us.cast("float64") / _SECOND_US
     one = s.events == 1
     short_us = ibis.literal(round(short_session_seconds * _SECOND_US), type="int64")
@@ -132,16 +131,6 @@ def session_durations(grains: Grains) -> Sessions:
         bounces=bounces,
         bounce_rate=rate(bounces, total),
     )
-
-
-def session_facts(events: ir.Table, sessions: ir.Table) -> ir.Table:
-    """One row per session: ``duration_us`` (last event's time minus first's; 0 for one
-    event), ``events`` and ``page_views`` (events with event_type ``page_view``)."""
-    e = events
-    counts = e.group_by("session_id").aggregate(
-        events=e.count(), page_views=e.count(where=e.event_type == PAGE_VIEW)
-    )
-    return sessions.select("session_id", "duration_us").join(counts, "session_id")
 
 
 def _bucket_bounds() -> list[tuple[int, int | None, str]]:
