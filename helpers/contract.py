@@ -16,15 +16,16 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from helpers.analyses import insights_model
+from helpers.analyses import section_model
 from helpers.analyses._base import Count, Model, since
 
-SCHEMA_VERSION = "1.2.0"  # 1.1: period, insights; 1.2: insights.events_per_session
+SCHEMA_VERSION = "1.2.0"  # 1.1: period, insights; 1.2: analyses, insights.events_per_session
 _ID = "https://example.invalid/customer-activity-report/"
 _HERE = Path(__file__).resolve().parent
 
 UtcTime = Annotated[str | None, Field(pattern="Z$")]
-Insights = insights_model()
+Insights = section_model("insights")
+Analyses = section_model("analyses")
 
 
 def _sha256_property(schema: dict[str, Any]) -> None:
@@ -137,6 +138,9 @@ class Document(Model):
     insights: Insights = since(  # type: ignore[valid-type]
         "1.1.0", description="Behavioural analytics beyond the eight objectives."
     )
+    analyses: Analyses = since(  # type: ignore[valid-type]
+        "1.2.0", description="The analyst's own questions, defined in the parameters."
+    )
 
 
 def schemas() -> dict[str, dict[str, Any]]:
@@ -144,6 +148,7 @@ def schemas() -> dict[str, dict[str, Any]]:
     return {
         "report.schema.json": _schema(Document, "report.schema.json", "Customer activity report"),
         "insights.schema.json": _schema(Insights, "insights.schema.json", "Behavioural insights"),
+        "analyses.schema.json": _schema(Analyses, "analyses.schema.json", "The analyst's analyses"),
     }
 
 

@@ -163,14 +163,16 @@ class Events:
             with stage("rejected rows"):
                 rejected = assembly.rejected_file_rows(self.rejected, self.raw)
             with stage("insights"):
-                insights = analyses.compute_all(grains)
+                insights = analyses.compute_all(grains, "insights")
+            with stage("analyses"):
+                answers = analyses.compute_all(grains, "analyses")
             with stage("the eight objectives, checked against the schema"):
                 return assembly.assemble(
                     grains, source=self.source, rows_read=rows_read, rejected=rejected,
-                    insights=insights,
+                    insights=insights, analyses=answers,
                 )  # fmt: skip
 
-    def __getattr__(self, name: str) -> Callable[..., analyses.Result]:
+    def __getattr__(self, name: str) -> Callable[..., Any]:
         # One method per analysis, named after its compute function: events.funnel().
         analysis = _ANALYSES_BY_METHOD.get(name)
         if analysis is None:
@@ -180,28 +182,55 @@ class Events:
     def __dir__(self) -> list[str]:
         return sorted({*super().__dir__(), *_ANALYSES_BY_METHOD})
 
-    def _method(self, analysis: analyses.Analysis) -> Callable[..., analyses.Result]:
-        def run(**parameters: Any) -> analyses.Result:
-            unknown = sorted(set(parameters) - set(analysis.parameters))
+    def funnel(
+        self,
+        steps: list[dict[str, Any]],
+        *,
+        window: str | float | None = None,
+        breakdown: str | None = None,
+        name: str = "funnel",
+    ) -> Any:
+        """One funnel of your own: ``events.funnel([{"page_type": "search_page"},
+        {"event_type": "click_book-now"}], window="1 day", breakdown="device_class")``;
+        defined as the ``funnels`` parameter's (see ``helpers.analyses.funnels``)."""
+        from helpers.analyses.funnels import funnel_of
+
+        spec = {"name": name, "steps": steps, "window": window, "breakdown": breakdown}
+        grains = self._with({"funnels": [spec]}, origin="funnel()")
+        with self._engine_errors():
+            return funnel_of(grains, grains.params.funnels[0])
+
+    def _method(self, analysis: analyses.Analysis) -> Callable[..., Any]:
+        takes = analysis.parameters
+        if analysis.spec is not None:  # its parameters are the fields of its definition
+            takes = tuple(getattr(self.params, analysis.spec).model_dump())
+
+        def run(**parameters: Any) -> Any:
+            unknown = sorted(set(parameters) - set(takes))
             if unknown:
-                takes = ", ".join(analysis.parameters) or "no parameters"
                 raise ParameterError(
-                    f"{analysis.compute.__name__}() takes {takes}, not {', '.join(unknown)}. "
-                    f"To change how events are read or cleaned, open them again: "
-                    f"open_events(source, {unknown[0]}=...)."
+                    f"{analysis.compute.__name__}() takes {', '.join(takes) or 'no parameters'}"
+                    f", not {', '.join(unknown)}. To change how events are read or cleaned, "
+                    f"open them again: open_events(source, {unknown[0]}=...)."
                 )
-            grains = self.grains
-            if parameters:
-                params = ReportParams.build(
-                    {**self.params.model_dump(), **parameters}, origin=analysis.compute.__name__
-                )
-                grains = Grains(grains.events, grains.users, grains.sessions, params)
+            if analysis.spec is not None and parameters:
+                own = getattr(self.params, analysis.spec).model_dump()
+                parameters = {analysis.spec: {**own, **parameters}}
+            grains = self._with(parameters, origin=f"{analysis.compute.__name__}()")
             with self._engine_errors():
                 return analysis.compute(grains)
 
         run.__name__ = analysis.compute.__name__
         run.__doc__ = analysis.compute.__doc__
         return run
+
+    def _with(self, parameters: dict[str, Any], *, origin: str) -> Grains:
+        """The grains with other analysis parameters (checked as every parameter is)."""
+        grains = self.grains
+        if not parameters:
+            return grains
+        params = ReportParams.build({**self.params.model_dump(), **parameters}, origin=origin)
+        return Grains(grains.events, grains.users, grains.sessions, params)
 
     @contextmanager
     def _engine_errors(self) -> Iterator[None]:
@@ -222,7 +251,7 @@ class Events:
 
 
 _ANALYSES_BY_METHOD = {a.compute.__name__: a for a in analyses.ANALYSES}
-_STAGES = 6
+_STAGES = 7
 
 
 @contextmanager

@@ -58,5 +58,8 @@ def _environment() -> jinja2.Environment:
         count=fmt.count, number=fmt.number, percent=fmt.percent, points=fmt.points,
         p_value=fmt.p_value, seconds=fmt.seconds, definition=definition,
     )  # fmt: skip
-    env.globals.update(pointer=pointer, bar_chart=charts.bar_chart)
+    env.globals.update(
+        pointer=pointer, bar_chart=charts.bar_chart, heatmap=charts.heatmap,
+        line_chart=charts.line_chart, stacked_bars=charts.stacked_bars,
+    )
     return env

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from helpers.analysis_params import FunnelSpec, LifecycleSpec, RetentionSpec, TrendsSpec
 from helpers.errors import ParameterError
 
 #: The bundled sample, used when no ``source`` is given.
@@ -124,6 +125,24 @@ class ReportParams(BaseModel):
         default="EUR",
         min_length=1,
         description="Sessions with a price-filter event in another currency are ignored.",
+    )
+
+    funnels: list[FunnelSpec] | None = Field(
+        default=None,
+        description="Funnels: [{name, steps: [condition, ...], window, breakdown}]; None: the"
+        " marketplace funnel (search page, apartment view, book now, request draft).",
+    )
+    retention: RetentionSpec = Field(
+        default_factory=RetentionSpec,
+        description="Retention cohorts: {period: day|week|month, start, return, periods}.",
+    )
+    trends: TrendsSpec = Field(
+        default_factory=TrendsSpec,
+        description="Trends: {period: day|week|month, events: [{name, condition}], breakdown}.",
+    )
+    lifecycle: LifecycleSpec = Field(
+        default_factory=LifecycleSpec,
+        description="Lifecycle of users: {period: day|week|month}.",
     )
 
     @field_validator("short_session_seconds", "price_threshold", mode="before")

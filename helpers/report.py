@@ -68,6 +68,7 @@ def assemble(
     rows_read: int,
     rejected: pa.Table,
     insights: dict[str, Result],
+    analyses: dict[str, Any],
 ) -> Report:
     """The report of a run: its numbers, computed from ``grains``, checked against the schema."""
     facts = event_facts(grains.events)
@@ -80,6 +81,7 @@ def assemble(
         data_quality=data_quality(rows_read, facts, rejected),
         objectives=objectives(grains),
         insights=insights,
+        analyses=analyses,
     )
     report = Report(document=document, rejected=rejected)
     validate(report.data)

@@ -95,13 +95,20 @@ def data_quality(report: Report) -> Html:
 def insight(report: Report, key: str, *, heading: bool = False) -> Html:
     """One analysis: its narrative, its definition, its tables and charts."""
     analysis = analyses.get(key)
-    result = getattr(report.document.insights, key)
+    result = getattr(getattr(report.document, analysis.section), key)
     return Html(analysis.html(result, heading=heading))
 
 
 def insights(report: Report) -> Iterator[Html]:
-    """Every analysis, in report order, each under its heading."""
-    for analysis in analyses.ANALYSES:
+    """Every analysis beyond the objectives, in report order, each under its heading."""
+    for analysis in analyses.in_section("insights"):
+        yield insight(report, analysis.key, heading=True)
+
+
+def questions(report: Report) -> Iterator[Html]:
+    """The analyst's own questions (funnels, retention, trends, lifecycle), each under its
+    heading."""
+    for analysis in analyses.in_section("analyses"):
         yield insight(report, analysis.key, heading=True)
 
 

@@ -34,13 +34,17 @@ def test_every_analysis_module_is_registered_once_in_report_order() -> None:
     assert len({a.key for a in analyses.ANALYSES}) == len(analyses.ANALYSES)
 
 
-def test_the_insights_model_and_schema_follow_the_registry() -> None:
-    keys = [a.key for a in analyses.ANALYSES]
-    assert list(analyses.insights_model().model_fields) == keys
-    schema = json.loads((PACKAGE.parent / "insights.schema.json").read_text())
-    # Analyses added after the insights themselves are not required of older reports.
-    assert schema["required"] == [a.key for a in analyses.ANALYSES if a.since is None]
+@pytest.mark.parametrize("section", ["insights", "analyses"])
+def test_each_section_model_and_schema_follow_the_registry(section: str) -> None:
+    members = analyses.in_section(section)
+    assert members, section
+    keys = [a.key for a in members]
+    assert list(analyses.section_model(section).model_fields) == keys
+    schema = json.loads((PACKAGE.parent / f"{section}.schema.json").read_text())
+    # Analyses added after their section itself are not required of older reports.
+    assert schema.get("required", []) == [a.key for a in members if a.since is None]
     assert list(schema["properties"]) == keys and schema["additionalProperties"] is False
+    assert {a.section for a in analyses.ANALYSES} == {"insights", "analyses"}
 
 
 @pytest.mark.parametrize("analysis", analyses.ANALYSES, ids=lambda a: a.key)
@@ -51,9 +55,12 @@ def test_each_analysis_has_its_template_and_a_plain_words_definition(analysis) -
     assert analysis.definition and not re.search(r":\w+:`", analysis.definition)
     # A method parameter must be a report parameter (it is validated as one).
     assert set(analysis.parameters) <= set(ReportParams.model_fields)
+    assert analysis.spec is None or analysis.spec in ReportParams.model_fields
 
 
-@pytest.mark.parametrize("name", ["report.schema.json", "insights.schema.json"])
+@pytest.mark.parametrize(
+    "name", ["report.schema.json", "insights.schema.json", "analyses.schema.json"]
+)
 def test_the_committed_schemas_are_the_generated_ones(name: str) -> None:
     committed = json.loads(resources.files("helpers").joinpath(name).read_text())
     assert committed == contract.schemas()[name], (
@@ -89,7 +96,8 @@ def test_open_events_gives_the_tables_and_the_report_of_the_same_numbers(sample)
     assert (rejected.source_row.diff().dropna() > 0).all()  # input order
     for analysis in analyses.ANALYSES:
         method = getattr(sample, analysis.compute.__name__)
-        assert method().model_dump(mode="json") == report.data["insights"][analysis.key]
+        computed = method().model_dump(mode="json")
+        assert computed == report.data[analysis.section][analysis.key], analysis.key
     assert sample.objectives().model_dump(mode="json") == report.objectives
 
 
@@ -156,7 +164,7 @@ def test_activity_over_several_days_shows_each_date() -> None:
 
 def test_every_definition_reaches_the_page_as_html_not_markup(sample) -> None:
     report = sample.report()
-    page = "".join(i.markup for i in views.insights(report))
+    page = "".join(i.markup for i in (*views.insights(report), *views.questions(report)))
     page += "".join(views.section(report, key).markup for key in report.objectives)
     assert "<code>" in page
     for leak in (":func:", "``", "**"):

@@ -20,6 +20,7 @@ from helpers.analyses import _stats as stats
 from helpers.analyses import ab_tests as ab
 from helpers.analyses import compute_all
 from helpers.analyses import funnel as funnel_module
+from helpers.analyses.funnels import user_levels
 from helpers.params import SAMPLE_SOURCE, ReportParams
 from helpers.synthetic import write_synthetic_events
 
@@ -102,7 +103,7 @@ def test_funnel_steps_out_of_order_do_not_count(tables) -> None:
         event(session_id="e", page_type="home_page", event_type="click_book-now"),
     ]  # fmt: skip
     t = tables(rows)
-    funnel = dump(t.funnel())
+    funnel = dump(t.marketplace_funnel())
     assert funnel["users_total"] == 5
     assert step_users(funnel["steps"]) == [4, 3, 2, 1]
     first, second, third, fourth = funnel["steps"]
@@ -124,11 +125,9 @@ def test_funnel_steps_follow_the_earliest_qualifying_event(tables) -> None:
         view("c", 5), search("c", 5),
     ]  # fmt: skip
     t = tables(rows)
-    reached = funnel_module.steps_reached(t.events).to_pyarrow().to_pylist()
-    by_user: dict[str, int] = {}
-    for r in reached:
-        by_user[r["user_id"]] = max(by_user.get(r["user_id"], 0), r["step"])
-    assert by_user == {"a": 3, "b": 2, "c": 1}
+    steps = [{column: [value]} for _, column, value in funnel_module.STEPS]
+    levels = user_levels(t.events, steps, None, where="test").to_pyarrow().to_pylist()
+    assert {r["user_id"]: r["level"] for r in levels} == {"a": 3, "b": 2, "c": 1}
 
 
 def test_funnel_breakdowns_sum_to_the_totals(tables) -> None:
@@ -139,7 +138,7 @@ def test_funnel_breakdowns_sum_to_the_totals(tables) -> None:
         view("d", 0, device_class=""),
     ]  # fmt: skip
     t = tables(rows)
-    funnel = dump(t.funnel())
+    funnel = dump(t.marketplace_funnel())
     assert step_users(funnel["steps"]) == [3, 2, 1, 0]
     assert set(funnel["by_device_class"]) == {"phone", "desktop", "unknown"}
     assert step_users(funnel["by_device_class"]["phone"]["steps"]) == [2, 2, 1, 0]

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from typing import Any
 
 from pydantic import create_model
 
 from helpers.analyses._base import Analysis, Model, Result, since
 from helpers.grains import Grains
 
-__all__ = ["ANALYSES", "Analysis", "Result", "analysis_of", "compute_all", "get", "insights_model"]
+__all__ = [
+    "ANALYSES", "Analysis", "Result", "analysis_of", "compute_all", "get", "in_section",
+    "insights_model", "section_model",
+]  # fmt: skip
 
 
 def _discover() -> tuple[Analysis, ...]:
@@ -44,25 +48,41 @@ def get(key: str) -> Analysis:
     raise KeyError(f"no analysis {key!r}; there are {', '.join(a.key for a in ANALYSES)}")
 
 
-def analysis_of(result: Result) -> Analysis:
+def analysis_of(result: Any) -> Analysis:
     """The analysis whose result ``result`` is."""
     return next(a for a in ANALYSES if isinstance(result, a.result))
 
 
-def compute_all(grains: Grains) -> dict[str, Result]:
-    """Every analysis's result, in report order."""
-    return {analysis.key: analysis.compute(grains) for analysis in ANALYSES}
+def in_section(section: str) -> tuple[Analysis, ...]:
+    """The analyses written in one block of report.json (``insights`` or ``analyses``)."""
+    return tuple(a for a in ANALYSES if a.section == section)
+
+
+def compute_all(grains: Grains, section: str = "insights") -> dict[str, Any]:
+    """Every analysis of ``section``'s result, in report order."""
+    return {analysis.key: analysis.compute(grains) for analysis in in_section(section)}
+
+
+_DESCRIPTIONS = {
+    "insights": "Behavioural analytics beyond the eight objectives. Counts are integers; rates "
+    "and shares are fractions in [0, 1] (null when their denominator is 0); every analysis "
+    "carries a narrative written from its own numbers.",
+    "analyses": "The analyst's own questions, defined in the parameters: funnels, retention "
+    "cohorts, trends and stickiness, lifecycle. null means not observed or no denominator, "
+    "never zero; counts are integers.",
+}
+
+
+def section_model(section: str) -> type[Model]:
+    """The model of one block of report.json: one field per analysis, in report order."""
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        section.capitalize(),
+        __config__=Model.model_config,
+        __doc__=_DESCRIPTIONS[section],
+        **{a.key: (a.result, since(a.since) if a.since else ...) for a in in_section(section)},
+    )
 
 
 def insights_model() -> type[Model]:
-    """The model of report.json's ``insights``: one field per analysis, in report order."""
-    return create_model(  # type: ignore[call-overload, no-any-return]
-        "Insights",
-        __config__=Model.model_config,
-        __doc__=(
-            "Behavioural analytics beyond the eight objectives. Counts are integers; rates and "
-            "shares are fractions in [0, 1] (null when their denominator is 0); every analysis "
-            "carries a narrative written from its own numbers."
-        ),
-        **{a.key: (a.result, since(a.since) if a.since else ...) for a in ANALYSES},
-    )
+    """The model of report.json's ``insights``."""
+    return section_model("insights")

@@ -53,7 +53,17 @@ class Model(BaseModel):
     )
 
 
-class Result(Model):
+class Shown:
+    """A result that shows itself in a notebook as the report shows it."""
+
+    def _repr_html_(self) -> str:
+        # Lazy: the registry imports every analysis module, each of which imports this one.
+        from helpers.analyses import analysis_of
+
+        return analysis_of(self).html(self)
+
+
+class Result(Shown, Model):
     """An analysis result: its numbers, and a narrative written from them."""
 
     @computed_field(json_schema_extra={"minLength": 1})  # type: ignore[prop-decorator]
@@ -66,12 +76,6 @@ class Result(Model):
         """The narrative: what the numbers say, in plain words."""
         raise NotImplementedError
 
-    def _repr_html_(self) -> str:
-        # Lazy: the registry imports every analysis module, each of which imports this one.
-        from helpers.analyses import analysis_of
-
-        return analysis_of(self).html(self)
-
 
 @dataclass(frozen=True)
 class Analysis:
@@ -79,11 +83,13 @@ class Analysis:
 
     key: str  # its key under report.json's "insights"
     title: str  # the question it answers: the heading of its section
-    compute: Callable[[Grains], Result]  # docstring = the definition readers see
-    result: type[Result]
+    compute: Callable[[Grains], Any]  # returns ``result``; docstring = the definition
+    result: type[BaseModel]
     order: int  # its place in the report, smallest first
     parameters: tuple[str, ...] = ()  # the report parameters it reads (besides the grains')
-    since: str | None = None  # the schema version that added it, if later than insights (1.1)
+    since: str | None = None  # the schema version that added it, if later than its section
+    section: str = "insights"  # the block of report.json it is written in
+    spec: str | None = None  # the report parameter holding its definition, if it has one
 
     @property
     def definition(self) -> str:
@@ -95,10 +101,10 @@ class Analysis:
         """Its template, beside its module: ``analyses/<module>.html.j2``."""
         return f"analyses/{self.compute.__module__.rsplit('.', 1)[-1]}.html.j2"
 
-    def html(self, result: Result, **context: Any) -> str:
+    def html(self, result: Any, **context: Any) -> str:
         """The result as HTML: narrative, definition and the analysis's own tables and charts."""
         from helpers import html  # the analyses compute without the HTML stack
 
         return html.render(
-            self.template, analysis=self, result=result, at=("insights", self.key), **context
+            self.template, analysis=self, result=result, at=(self.section, self.key), **context
         )

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-import ibis
 import ibis.expr.types as ir
 from pydantic import Field
 
 from helpers import fmt
 from helpers.analyses._base import Analysis, Count, Model, Rate, Result
 from helpers.analyses._execute import rate, rows
+from helpers.analyses.funnels import user_levels
 from helpers.grains import APARTMENT_VIEW, BOOK_NOW, REQUEST_DRAFT, SEARCH_PAGE, Grains
 
-#: The steps: (name, column, value). A step is reached by the earliest event with
-#: ``column == value`` that comes after the event that reached the previous step.
+#: The steps: (name, column, value).
 STEPS: tuple[tuple[str, str, str], ...] = (
     (SEARCH_PAGE, "page_type", SEARCH_PAGE),
     (APARTMENT_VIEW, "page_type", APARTMENT_VIEW),
@@ -70,8 +69,7 @@ class Funnel(Result):
         )
         biggest = max(steps[1:], key=lambda s: s.drop_off)
         text += (
-            f" The largest drop-off is before {biggest.step}: "
-            f"{fmt.count(biggest.drop_off)} users."
+            f" The largest drop-off is before {biggest.step}: {fmt.count(biggest.drop_off)} users."
         )
         devices = [
             (name, group.steps[3].conversion_from_first)
@@ -88,74 +86,57 @@ class Funnel(Result):
         return text
 
 
-def funnel(grains: Grains) -> Funnel:
+def marketplace_funnel(grains: Grains) -> Funnel:
     """Users reaching each step in order: a search page, then an apartment view, then a
     book-now click, then a request draft, overall and by the user's device class and
     first-touch channel (from the users table, so the breakdowns sum to the totals).
 
-    A step is reached by the user's earliest matching event strictly after the event that
-    reached the previous step, in journey order: a step done out of order does not count, and
-    one event never counts for two steps.
+    A user reaches step k when their journey holds events e1, ..., ek, each strictly later
+    than the one before in journey order (datetime, then input order), ei matching step i: a
+    step done out of order does not count, and one event never counts for two steps. (This
+    is the analyses' funnel ``search to request draft``, computed by the same code.)
 
     Per step: ``users``; ``conversion_from_first`` = users / users at step 1;
     ``conversion_from_previous`` = users / users at the previous step (for step 1: / all
     users); ``drop_off`` = users at the previous step (step 1: all users) who did not reach
     this one.
     """
-    # One small query (a few rows per step and group); the totals and both breakdowns are
-    # sums of its counts.
+    # One small query (a row per level and group); the totals and both breakdowns are sums
+    # of its counts.
     counts = rows(funnel_users(grains.events, grains.users))
-    totals: dict[int, int] = {}
-    for r in counts:
-        totals[r["step"]] = totals.get(r["step"], 0) + int(r["users"])
-    users_total = totals.pop(0, 0)
+    users_total = sum(int(r["users"]) for r in counts)
     breakdowns = {}
     for key, column in (("by_device_class", "device_class"),
                         ("by_first_om_source", "first_om_source")):  # fmt: skip
-        by_value: dict[str, dict[int, int]] = {}
+        by_value: dict[str, list[dict]] = {}
         for r in counts:
-            steps = by_value.setdefault(r[column], {})
-            steps[r["step"]] = steps.get(r["step"], 0) + int(r["users"])
-        ranked = sorted(by_value.items(), key=lambda kv: (-kv[1].get(0, 0), kv[0]))
-        breakdowns[key] = {
-            value: FunnelGroup(users_total=steps.get(0, 0), steps=_steps(steps.get(0, 0), steps))
-            for value, steps in ranked
-        }
-    return Funnel(users_total=users_total, steps=_steps(users_total, totals), **breakdowns)
-
-
-def steps_reached(events: ir.Table) -> ir.Table:
-    """One row per (user, step) the user reached, ``step`` numbered 1-4 as in :data:`STEPS`.
-
-    Step 1 is reached by the user's first event with page_type ``search_page``; step 2 by
-    their earliest event with page_type ``apartment_view`` strictly after that event (by
-    ``_seq``); step 3 by their earliest event_type ``click_book-now`` strictly after the
-    step-2 event; step 4 by their earliest event_type ``request_draft-created`` strictly after
-    the step-3 event. A user who reached a step reached all steps before it.
-    """
-    e = events
-    reached = []
-    previous: ir.Table | None = None
-    for number, (_, column, value) in enumerate(STEPS, start=1):
-        candidates = e.filter(e[column] == value).select("user_id", "_seq")
-        if previous is not None:
-            candidates = candidates.join(previous, "user_id").filter(lambda t: t._seq > t.after)
-        step = candidates.group_by("user_id").aggregate(after=candidates._seq.min())
-        reached.append(step.select("user_id", step=ibis.literal(number, type="int64")))
-        previous = step
-    return ibis.union(*reached, distinct=False)
+            by_value.setdefault(r[column], []).append(r)
+        groups = {value: _group(group) for value, group in by_value.items()}
+        ranked = sorted(groups.items(), key=lambda kv: (-kv[1].users_total, kv[0]))
+        breakdowns[key] = dict(ranked)
+    return Funnel(users_total=users_total, steps=_reached(counts, users_total), **breakdowns)
 
 
 def funnel_users(events: ir.Table, users: ir.Table) -> ir.Table:
-    """Users per (``step``, ``device_class``, ``first_om_source``): step 0 counts every user,
-    steps 1-4 the users who reached that step (see :func:`steps_reached`)."""
-    u = users.select("user_id", "device_class", "first_om_source")
-    reached = steps_reached(events).join(u, "user_id")
-    everyone = u.select("device_class", "first_om_source", step=ibis.literal(0, type="int64"))
-    both = ibis.union(
-        everyone, reached.select("device_class", "first_om_source", "step"), distinct=False
-    )
-    return both.group_by("step", "device_class", "first_om_source").aggregate(users=both.count())
+    """Users per (``level``, ``device_class``, ``first_om_source``): the level is the last
+    step the user reached in order (0: none), as the analyses' funnels compute it."""
+    steps = [{column: [value]} for _, column, value in STEPS]
+    levels = user_levels(events, steps, None, where="the marketplace funnel")
+    u = users.select("user_id", "device_class", "first_om_source").left_join(levels, "user_id")
+    u = u.select("device_class", "first_om_source", level=u.level.fill_null(0))
+    return u.group_by("level", "device_class", "first_om_source").aggregate(users=u.count())
+
+
+def _group(counts: list[dict]) -> FunnelGroup:
+    total = sum(int(r["users"]) for r in counts)
+    return FunnelGroup(users_total=total, steps=_reached(counts, total))
+
+
+def _reached(counts: list[dict], users_total: int) -> list[FunnelStep]:
+    by_step = {
+        k: sum(int(r["users"]) for r in counts if r["level"] >= k) for k in range(1, len(STEPS) + 1)
+    }
+    return _steps(users_total, by_step)
 
 
 def _steps(users_total: int, by_step: dict[int, int]) -> list[FunnelStep]:
@@ -180,7 +161,7 @@ def _steps(users_total: int, by_step: dict[int, int]) -> list[FunnelStep]:
 ANALYSIS = Analysis(
     key="funnel",
     title="How far do users get, from search to a request draft?",
-    compute=funnel,
+    compute=marketplace_funnel,
     result=Funnel,
     order=10,
 )
