@@ -65,8 +65,8 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     home.mkdir()
     monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
     monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setattr(gsheets, "_WAIT_INITIAL", 0.01)
-    monkeypatch.setattr(gsheets, "_WAIT_MAX", 0.05)
+    monkeypatch.setattr(gsheets._retry, "_WAIT_INITIAL", 0.01)
+    monkeypatch.setattr(gsheets._retry, "_WAIT_MAX", 0.05)
     return home
 
 

@@ -34,7 +34,7 @@ def sample_rows() -> list[list[str]]:
 def google(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sample_rows):
     monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setattr(gsheets, "_WAIT_INITIAL", 0.01)
+    monkeypatch.setattr(gsheets._retry, "_WAIT_INITIAL", 0.01)
     with FakeGoogle() as fake:
         fake.add_spreadsheet(KEY, "Website events", {"Cover": [["notes"]], "Events": sample_rows})
         yield fake
