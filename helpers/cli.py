@@ -72,7 +72,7 @@ def _synth(args: argparse.Namespace) -> int:
     from helpers.synthetic import write_synthetic_events
 
     try:
-        print(write_synthetic_events(args.out, rows=args.rows, seed=args.seed))
+        print(write_synthetic_events(args.out, rows=args.rows, seed=args.seed, days=args.days))
     except ValueError as exc:
         raise ReportError(str(exc)) from None
     return EXIT_OK
@@ -141,6 +141,14 @@ def _parser() -> argparse.ArgumentParser:
     synth = commands.add_parser("synth", help="write deterministic synthetic events")
     synth.add_argument("--rows", type=int, required=True, help="number of events")
     synth.add_argument("--seed", type=int, default=0, help="random seed")
+    synth.add_argument(
+        "--days",
+        type=int,
+        default=1,
+        help="days of events (default 1: one day, 2021-01-23); several days run from Monday "
+        "2021-01-04 with returning visitors, a weekly pattern and a planted drop in book-now "
+        "clicks from the middle day on",
+    )
     synth.add_argument("out", help="output file: .csv, .csv.gz or .parquet")
     synth.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     synth.set_defaults(command=_synth)

@@ -42,6 +42,15 @@ corners that the cleaning step has to handle.  What the data looks like:
   book-now (the Markov chain's book-now transitions are 35% more likely), so that
   sessions in B click book-now about a quarter more often than in A.
 
+**Several days** (``days > 1``): the days run from Monday 2021-01-04, each day shaped as
+above, with rows shared between days by a weekly pattern (busier at the weekend, see
+``_WEEKDAY_TRAFFIC``).  Visitors come back on later days with stable ``visitor_id``s and new
+session ids, some never come back, the others less often as weeks pass, and the A/B group
+is the visitor's on every day (see :mod:`helpers.synthetic_population`).  The planted
+change: from the middle day on (``days // 2``, 2021-01-18 for four weeks) the book-now
+transitions are ``_CHANGE_FACTOR`` as likely, so book-now conversion drops visibly in the
+trends.  ``days=1`` gives exactly the one-day data of before, byte for byte.
+
 Everything is drawn from ``numpy.random.default_rng`` seeded with ``(seed, chunk)`` (the A/B
 assignment from its own stream seeded with ``(seed, chunk, 1)``, so adding it left every
 other draw as it was), so a given ``(rows, seed)`` always gives the same rows and the same
@@ -57,6 +66,8 @@ import operator
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
@@ -67,6 +78,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from helpers.sources import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
+from helpers.synthetic_population import Population
 
 # Every column the report reads, required ones first: the input contract of helpers.sources.
 COLUMNS: tuple[str, ...] = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
@@ -77,9 +89,11 @@ _SCHEMA = pa.schema([(name, pa.string()) for name in COLUMNS])
 # (a few hundred MB at most while the CSV text is built) keep peak memory flat.
 _CHUNK_ROWS = 500_000
 
-_DAY = "2021-01-23"
 _DAY_START_EPOCH_S = 1_611_360_000  # 2021-01-23 00:00:00 UTC
 _DAY_MS = 86_400_000
+_WEEKS_START_EPOCH_S = 1_609_718_400  # 2021-01-04 00:00:00 UTC, a Monday
+# Relative rows per weekday, Monday first: a holiday-rental site is busiest at the weekend.
+_WEEKDAY_TRAFFIC = np.array([1.0, 0.97, 0.95, 0.98, 1.04, 1.22, 1.18])
 
 # Relative traffic per UTC hour; the audience is mostly in Germany (UTC+1), so the
 # lunch and evening peaks sit an hour earlier than local time.
@@ -145,6 +159,20 @@ def _cdf(transitions: np.ndarray) -> np.ndarray:
 # Indexed by [group (0 = A, 1 = B), current state].
 _TRANSITIONS_CDF = np.stack([_cdf(_TRANSITIONS), _cdf(_TRANSITIONS_B)])
 
+# The planted change of several days: from the middle day on, book-now is this much as likely.
+_CHANGE_FACTOR = 0.6
+
+
+def _changed(transitions: np.ndarray) -> np.ndarray:
+    after = transitions.copy()
+    after[[_APT, _GALLERY], _BOOK_NOW] *= _CHANGE_FACTOR
+    return after
+
+
+_TRANSITIONS_CDF_AFTER_CHANGE = np.stack(
+    [_cdf(_changed(_TRANSITIONS)), _cdf(_changed(_TRANSITIONS_B))]
+)
+
 # --- attributes -----------------------------------------------------------------------
 _CITIES = ["berlin", "munich", "hamburg", "frankfurt", "cologne", "stuttgart",
            "dusseldorf", "leipzig", "vienna", "london", "paris"]  # fmt: skip
@@ -199,17 +227,24 @@ _PARAMS_TEMPLATES = (
 _SUFFIXES = (".csv", ".csv.gz", ".parquet")
 
 
-def synthetic_events(rows: int, seed: int = 0) -> Iterator[pa.Table]:
+def synthetic_events(rows: int, seed: int = 0, days: int = 1) -> Iterator[pa.Table]:
     """Yield chunks (pyarrow Tables, every column pa.string(), column order = COLUMNS) that
-    together hold exactly `rows` rows.
+    together hold exactly `rows` rows over `days` days.
 
-    Chunks hold up to 500,000 rows; ``rows == 0`` yields one empty table so that a
-    consumer still sees the schema.  The same ``(rows, seed)`` always yields the same rows.
+    Chunks hold up to 500,000 rows (and one day at most); ``rows == 0`` yields one empty
+    table so that a consumer still sees the schema.  The same ``(rows, seed, days)`` always
+    yields the same rows.
     """
     rows = _non_negative_int(rows, "rows")
     seed = _non_negative_int(seed, "seed")
+    days = _non_negative_int(days, "days")
+    if days == 0:
+        raise ValueError("days must be >= 1, got 0")
     if rows == 0:
         yield _SCHEMA.empty_table()
+        return
+    if days > 1:
+        yield from _several_days(rows, seed, days)
         return
     for chunk, first_row in enumerate(range(0, rows, _CHUNK_ROWS)):
         n = min(_CHUNK_ROWS, rows - first_row)
@@ -218,7 +253,9 @@ def synthetic_events(rows: int, seed: int = 0) -> Iterator[pa.Table]:
         yield _chunk(rng, ab_rng, n, first_row, rows)
 
 
-def write_synthetic_events(path: str | os.PathLike, rows: int, seed: int = 0) -> Path:
+def write_synthetic_events(
+    path: str | os.PathLike, rows: int, seed: int = 0, days: int = 1
+) -> Path:
     """Write to .csv, .csv.gz or .parquet (chosen by suffix; anything else -> ValueError
     naming the accepted suffixes). Returns the path.
 
@@ -237,11 +274,13 @@ def write_synthetic_events(path: str | os.PathLike, rows: int, seed: int = 0) ->
         )
     rows = _non_negative_int(rows, "rows")
     seed = _non_negative_int(seed, "seed")
+    if _non_negative_int(days, "days") == 0:
+        raise ValueError("days must be >= 1, got 0")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
     try:
         if kind == ".parquet":
-            _write_parquet(tmp, rows, seed)
+            _write_parquet(tmp, rows, seed, days)
         else:
             with open(tmp, "wb") as raw:
                 if kind == ".csv.gz":
@@ -249,9 +288,9 @@ def write_synthetic_events(path: str | os.PathLike, rows: int, seed: int = 0) ->
                     with gzip.GzipFile(
                         filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6
                     ) as gz:
-                        _write_csv(gz, rows, seed)
+                        _write_csv(gz, rows, seed, days)
                 else:
-                    _write_csv(raw, rows, seed)
+                    _write_csv(raw, rows, seed, days)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -263,9 +302,9 @@ def write_synthetic_events(path: str | os.PathLike, rows: int, seed: int = 0) ->
 # writers
 
 
-def _write_csv(out: BinaryIO, rows: int, seed: int) -> None:
+def _write_csv(out: BinaryIO, rows: int, seed: int, days: int) -> None:
     out.write((",".join(COLUMNS) + "\n").encode())
-    chunks = synthetic_events(rows, seed)
+    chunks = synthetic_events(rows, seed, days)
     while (table := next(chunks, None)) is not None:
         if table.num_rows:
             out.write(_csv_text(table))
@@ -308,9 +347,9 @@ def _csv_field(values: pa.Array) -> pa.Array:
     return pc.if_else(needs_quotes, quoted, values)
 
 
-def _write_parquet(path: Path, rows: int, seed: int) -> None:
+def _write_parquet(path: Path, rows: int, seed: int, days: int) -> None:
     with pq.ParquetWriter(path, _SCHEMA, compression="zstd") as writer:
-        chunks = synthetic_events(rows, seed)
+        chunks = synthetic_events(rows, seed, days)
         while (table := next(chunks, None)) is not None:
             writer.write_table(table)
             del table  # as in _write_csv
@@ -329,18 +368,58 @@ def _non_negative_int(value: int, name: str) -> int:
 # generation
 
 
+@dataclass(frozen=True)
+class _Day:
+    """One of several days: its number from 0, who visits, and its journeys' transitions."""
+
+    number: int
+    population: Population
+    transitions_cdf: np.ndarray
+
+    @property
+    def weekday_factor(self) -> float:
+        return float(_WEEKDAY_TRAFFIC[self.number % 7] / _WEEKDAY_TRAFFIC.mean())
+
+
+def _several_days(rows: int, seed: int, days: int) -> Iterator[pa.Table]:
+    weights = _WEEKDAY_TRAFFIC[np.arange(days) % 7]
+    population = Population()
+    for number, day_rows in enumerate(_allot(rows, weights)):
+        cdf = _TRANSITIONS_CDF if number < days // 2 else _TRANSITIONS_CDF_AFTER_CHANGE
+        day = _Day(number, population, cdf)
+        for first_row in range(0, day_rows, _CHUNK_ROWS):
+            n = min(_CHUNK_ROWS, day_rows - first_row)
+            # Streams of their own (the trailing 2 and 3), apart from the one-day ones.
+            rng = np.random.default_rng([seed, number, first_row, 2])
+            ab_rng = np.random.default_rng([seed, number, first_row, 3])
+            yield _chunk(rng, ab_rng, n, first_row, day_rows, day)
+
+
+def _allot(rows: int, weights: np.ndarray) -> np.ndarray:
+    """``rows`` shared in proportion to ``weights``, summing exactly (largest remainders)."""
+    exact = rows * weights / weights.sum()
+    share = np.floor(exact).astype(np.int64)
+    share[np.argsort(share - exact, kind="stable")[: rows - int(share.sum())]] += 1
+    return share
+
+
 def _chunk(
-    rng: np.random.Generator, ab_rng: np.random.Generator, n: int, first_row: int, rows: int
+    rng: np.random.Generator,
+    ab_rng: np.random.Generator,
+    n: int,
+    first_row: int,
+    rows: int,
+    day: _Day | None = None,
 ) -> pa.Table:
     """``n`` rows covering the share ``[first_row, first_row + n) / rows`` of the day."""
     n_dup = min(int(rng.binomial(n, _P_DUPLICATE)), n // 2)
-    events, visitor_ids = _draw(rng, ab_rng, n - n_dup, first_row / rows, n / rows)
+    events, visitor_ids = _draw(rng, ab_rng, n - n_dup, first_row / rows, n / rows, day)
     # Everything random is drawn per event before rows are reordered and repeated, so a
     # repeated row is an exact copy and the strings are built once, in export order.
     order = _export_order(rng, events["time_ms"], n_dup)
     for name, values in events.items():
         events[name] = values[order]
-    return _render(events, visitor_ids)
+    return _render(events, visitor_ids, _DAY_START_EPOCH_S if day is None else _WEEKS_START_EPOCH_S)
 
 
 def _draw(
@@ -349,10 +428,12 @@ def _draw(
     n: int,
     share_start: float,
     share_width: float,
+    day: _Day | None = None,
 ) -> tuple[dict[str, np.ndarray], pa.Array]:
     """Numeric description of ``n`` events (one entry per event in every array) whose
     sessions start in the slice ``[share_start, share_start + share_width)`` of the
-    day's traffic, plus the visitor id strings that ``visitor`` indexes."""
+    day's traffic, plus the visitor id strings that ``visitor`` indexes. ``time_ms``
+    counts from midnight of the (first) day; ``day`` is one of several days, if any."""
     lengths = _session_lengths(rng, n)
     n_sessions = len(lengths)
     starts = np.cumsum(lengths) - lengths
@@ -379,13 +460,23 @@ def _draw(
     # A session that would run past midnight ends at its drawn start time instead.
     start_ms = np.where(start_ms + duration < _DAY_MS, start_ms, start_ms - duration)
     # Like the site's cookie id: the Unix second the session began, then random digits.
-    session_id = (_DAY_START_EPOCH_S + start_ms // 1000) * 1_000_000_000 + rng.integers(
+    if day is not None:
+        start_ms = start_ms + day.number * _DAY_MS
+    midnight_s = _DAY_START_EPOCH_S if day is None else _WEEKS_START_EPOCH_S
+    session_id = (midnight_s + start_ms // 1000) * 1_000_000_000 + rng.integers(
         0, 1_000_000_000, n_sessions
     )
-    visitor, visitor_ids = _visitors(rng, n_sessions)
-    group = _ab_groups(ab_rng, visitor, len(visitor_ids))
+    if day is None:
+        visitor, visitor_ids = _visitors(rng, n_sessions)
+        group = _ab_groups(ab_rng, visitor, len(visitor_ids))
+        transitions_cdf = _TRANSITIONS_CDF
+    else:
+        visitor, visitor_ids, group = day.population.sessions_of(
+            rng, day.number, n_sessions, day.weekday_factor
+        )
+        transitions_cdf = day.transitions_cdf
 
-    state = _journeys(rng, lengths, starts, session, position, group)
+    state = _journeys(rng, lengths, starts, session, position, group, transitions_cdf)
     # Gallery and booking clicks refer to the apartment last viewed in the session.
     last_view = np.maximum.accumulate(np.where(state == _APT, np.arange(n), 0))
     events = {
@@ -423,15 +514,16 @@ def _draw(
     return events, visitor_ids
 
 
-def _render(events: dict[str, np.ndarray], visitor_ids: pa.Array) -> pa.Table:
-    """The export's text columns for the events, in the given order."""
+def _render(events: dict[str, np.ndarray], visitor_ids: pa.Array, midnight_s: int) -> pa.Table:
+    """The export's text columns for the events, in the given order; ``time_ms`` counts from
+    ``midnight_s`` (Unix seconds)."""
     state = events["state"]
     page = np.where(events["blank_page_type"], _BLANK_PAGE, _STATE_PAGE[state])
     session_id = pa.array(events["session_id"]).cast(pa.string())
     visitor_id = visitor_ids.take(pa.array(events["visitor"]))
     return pa.table(
         [
-            _datetimes(events["time_ms"]),
+            _datetimes(events["time_ms"], midnight_s),
             _blank_where(events["blank_session_id"], session_id),
             _lookup(_PAGE_TYPES, page),
             _lookup(_EVENT_TYPES, _STATE_EVENT[state]),
@@ -492,6 +584,7 @@ def _journeys(
     session: np.ndarray,
     position: np.ndarray,
     group: np.ndarray,
+    transitions_cdf: np.ndarray = _TRANSITIONS_CDF,
 ) -> np.ndarray:
     """State (page_type, event_type) of every event, walking all sessions in step; a
     session in A/B group B (``group == 1``) walks group B's transitions."""
@@ -500,7 +593,7 @@ def _journeys(
     for step in range(1, int(lengths.max(initial=0))):
         rows_at = starts[lengths > step] + step
         u = rng.random(len(rows_at))
-        cdf = _TRANSITIONS_CDF[group[session[rows_at]], state[rows_at - 1]]
+        cdf = transitions_cdf[group[session[rows_at]], state[rows_at - 1]]
         state[rows_at] = np.minimum((u[:, None] >= cdf).sum(axis=1), len(_TRANSITIONS) - 1)
     return state
 
@@ -614,11 +707,17 @@ def _export_order(rng: np.random.Generator, time_ms: np.ndarray, n_dup: int) -> 
     return np.repeat(order, copies)
 
 
-def _datetimes(time_ms: np.ndarray) -> pa.Array:
+def _datetimes(time_ms: np.ndarray, midnight_s: int) -> pa.Array:
     clock, fraction = _clock_strings()
+    day = time_ms // _DAY_MS
+    first, last = (int(day.min()), int(day.max())) if len(day) else (0, 0)
+    dates = [
+        datetime.fromtimestamp(midnight_s + d * 86_400, UTC).strftime("%Y-%m-%d ")
+        for d in range(first, last + 1)
+    ]
     return pc.binary_join_element_wise(
-        f"{_DAY} ",
-        clock.take(pa.array(time_ms // 1000)),
+        pa.array(dates, pa.string()).take(pa.array(day - first)),
+        clock.take(pa.array(time_ms % _DAY_MS // 1000)),
         fraction.take(pa.array(time_ms % 1000)),
         pa.scalar(" UTC"),
         "",

@@ -192,3 +192,14 @@ def test_the_formatter_examples_hold() -> None:
 )
 def test_one_duration_format_everywhere(value: float, shown: str) -> None:
     assert fmt.seconds(value) == shown
+
+
+def test_a_funnel_of_your_own_shows_itself(events_of) -> None:
+    events = events_of([
+        event(session_id="a"), event(session_id="a", page_type="apartment_view"),
+        event(session_id="b"),
+    ])  # fmt: skip
+    mine = events.funnel([{"page_type": "search_page"}, {"page_type": "apartment_view"}])
+    assert [s.users for s in mine.steps] == [2, 1]
+    markup = mine._repr_html_()
+    assert "<h3>funnel</h3>" in markup and 'data-key="/analyses/funnels/0/steps/1/users"' in markup

@@ -381,3 +381,89 @@ def test_the_planted_effect_changes_only_group_b(monkeypatch):
     in_a = with_lift.test_groups.map(AB_GROUPS) == "A"
     assert with_lift[in_a].equals(without[in_a])
     assert not with_lift.equals(without)
+
+
+# --- several days -----------------------------------------------------------------------
+
+WEEKS_ROWS = 60_000
+
+
+@pytest.fixture(scope="module")
+def weeks() -> pd.DataFrame:
+    """Four weeks of events, with the day of each row."""
+    frame = pa.concat_tables(synthetic_events(WEEKS_ROWS, seed=3, days=28)).to_pandas()
+    frame["day"] = frame.datetime.str[:10]
+    return frame
+
+
+def test_one_day_is_the_data_of_before(tmp_path):
+    default = write_synthetic_events(tmp_path / "a.csv", 3_000, seed=5)
+    one_day = write_synthetic_events(tmp_path / "b.csv", 3_000, seed=5, days=1)
+    assert default.read_bytes() == one_day.read_bytes()
+
+
+@pytest.mark.parametrize("rows", [0, 1, 27, 28, 29, 2_501])
+def test_several_days_hold_exactly_the_requested_rows(small_chunks, rows):
+    assert sum(t.num_rows for t in synthetic_events(rows, days=28)) == rows
+
+
+def test_days_must_be_positive(tmp_path):
+    with pytest.raises(ValueError, match="days must be >= 1"):
+        write_synthetic_events(tmp_path / "x.csv", 10, days=0)
+
+
+def test_several_days_are_deterministic_and_span_the_days(weeks):
+    again = pa.concat_tables(synthetic_events(WEEKS_ROWS, seed=3, days=28)).to_pandas()
+    assert again.equals(weeks.drop(columns="day"))
+    days = sorted(weeks.day.unique())
+    assert days[0] == "2021-01-04" and days[-1] == "2021-01-31" and len(days) == 28
+    assert weeks.datetime.str.fullmatch(DATETIME.pattern).all()
+    # Days follow each other in the export: each day's rows in one run.
+    assert (weeks.day.to_numpy()[1:] >= weeks.day.to_numpy()[:-1]).all()
+
+
+def test_weekends_are_busier(weeks):
+    per_day = weeks.groupby("day").size()
+    weekday = pd.to_datetime(per_day.index).dayofweek
+    assert per_day[weekday >= 5].mean() > 1.1 * per_day[weekday < 5].mean()
+
+
+def test_visitors_come_back_on_later_days_with_new_sessions(weeks):
+    seen = weeks[(weeks.visitor_id != "") & (weeks.session_id != "")]
+    days_of = seen.groupby("visitor_id").day.nunique()
+    share_back = (days_of > 1).mean()
+    assert 0.15 < share_back < 0.6  # many come back, most never do
+    assert days_of.max() >= 4
+    # A session belongs to one day and one visitor: coming back means a new session id.
+    per_session = seen.groupby("session_id").agg(
+        days=("day", "nunique"), v=("visitor_id", "nunique")
+    )
+    assert (per_session.days == 1).all() and (per_session.v == 1).all()
+    # A session id starts with the Unix second of its session's start, on its own day (a
+    # session's first rows may have lost their id or visitor: no later than its first row kept).
+    first = seen.groupby("session_id").datetime.min().str.removesuffix(" UTC")
+    started = pd.to_datetime(first, format="ISO8601").dt.as_unit("s").astype("int64")
+    lag = started - started.index.str[:10].astype(int)
+    assert (lag >= 0).all() and (lag == 0).mean() > 0.95
+
+
+def test_a_visitor_keeps_their_group_on_every_day(weeks):
+    rows = weeks[(weeks.visitor_id != "") & (weeks.test_groups != "")]
+    groups = rows.groupby("visitor_id").test_groups.nunique()
+    assert (groups == 1).mean() > 0.99
+
+
+def test_the_planted_change_lowers_book_now_from_the_middle_day(weeks):
+    sessions = weeks[weeks.session_id != ""].groupby("session_id")
+    clicked = sessions.event_type.agg(lambda e: (e == "click_book-now").any())
+    after = sessions.day.first() >= "2021-01-18"
+    before_rate, after_rate = clicked[~after].mean(), clicked[after].mean()
+    assert after_rate < 0.8 * before_rate
+
+
+def test_the_bundled_sample_is_four_weeks_made_by_the_generator(tmp_path):
+    from helpers.params import SAMPLE_SOURCE
+
+    made = write_synthetic_events(tmp_path / "sample.csv.gz", 100_000, seed=0, days=28)
+    assert made.read_bytes() == SAMPLE_SOURCE.read_bytes()
+    assert SAMPLE_SOURCE.stat().st_size < 2_000_000

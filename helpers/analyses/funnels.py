@@ -102,9 +102,16 @@ class FunnelResult(Result):
             )
         return text
 
+    def _repr_html_(self) -> str:
+        # One funnel of events.funnel() is shown as the report shows a list of one.
+        return Funnels([self])._repr_html_()
+
 
 class Funnels(Shown, RootModel[list[FunnelResult]]):
     """Every funnel of the parameters, in their order."""
+
+    def _repr_html_(self) -> str:
+        return ANALYSIS.html(self)
 
     @property
     def narrative(self) -> str:
