@@ -5,8 +5,9 @@ nowhere else:
 
 - connecting (embedded DuckDB, a local or remote Spark session, any Ibis connection URL) and
   loading the raw events into it without losing types or copying them: DuckDB scans Parquet
-  files where they are and Arrow tables in place; PySpark's memtable goes through pandas and
-  turns nullable columns into NaN, so Spark loads Arrow directly;
+  files where they are and Arrow tables in place; Spark reads files itself, on its executors
+  (:mod:`helpers.spark_files`), and takes only a sheet's rows from Arrow (PySpark's memtable
+  goes through pandas and turns nullable columns into NaN);
 - reading a value out of a JSON text together with its JSON *kind* (string, number, boolean,
   null, object, array), which the spec needs (a boolean ``request_id`` is not an id, a JSON
   ``null`` price is an invalid price) and which each engine spells differently;
@@ -60,10 +61,25 @@ class Engine:
                 self.con.con.register(name, raw.table)
             return self.con.table(name)
         if self.name == PYSPARK:
+            # A sheet or a small table parsed here: Spark takes the Arrow rows as they are.
             session = self.con._session
             session.createDataFrame(raw.table).createOrReplaceTempView(name)
             return self.con.table(name)
         return self.con.create_table(name, raw.table, overwrite=True)
+
+    @property
+    def reads_files(self) -> bool:
+        """Whether this engine reads events files itself (Spark), rather than from us."""
+        return self.name == PYSPARK
+
+    def read_files(self, source: str, name: str = "raw_events") -> tuple[ir.Table, dict[str, Any]]:
+        """The events files at ``source`` read by the engine itself (see
+        :mod:`helpers.spark_files`), and the report's source block."""
+        from helpers.spark_files import read_files
+
+        frame, block = read_files(self.con._session, source)
+        frame.createOrReplaceTempView(name)
+        return self.con.table(name), block
 
 
 def _scan(files: tuple[ParquetFile, ...]) -> str:

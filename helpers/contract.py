@@ -29,12 +29,21 @@ Analyses = section_model("analyses")
 
 
 def _sha256_property(schema: dict[str, Any]) -> None:
-    schema["properties"]["sha256"] = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+    schema["properties"]["sha256"] = {
+        "type": "string", "pattern": "^[0-9a-f]{64}$",
+        "description": "SHA-256 of the file's bytes (of a set: of its files' SHA-256s in order).",
+    }
+    schema["properties"]["fingerprint"] = {
+        "type": "string", "pattern": "^[0-9a-f]{64}$",
+        "description": "When Spark read the files itself and their bytes never reached the "
+        "report: SHA-256 of one line per file, 'URI<TAB>size<TAB>modification time in ms'.",
+    }
 
 
 class Source(BaseModel):
     """Where the events came from: kind and name, and what identifies the data (a file's
-    sha256, a sheet's key, tab and revision time). Never a secret."""
+    sha256, or its fingerprint when Spark read it; a sheet's key, tab and revision time).
+    Never a secret."""
 
     model_config = ConfigDict(extra="allow", frozen=True, json_schema_extra=_sha256_property)
 

@@ -33,7 +33,7 @@ from helpers.clean import Cleaned, clean_events
 from helpers.contract import Objectives
 from helpers.errors import ParameterError, ReportError, SourceError
 from helpers.grains import Grains
-from helpers.params import ReportParams
+from helpers.params import ReportParams, is_google_sheet
 from helpers.report import Report
 from helpers.sources import RawEvents, read_events, table_events
 
@@ -74,6 +74,7 @@ class Events:
         self.params = params
         self._raw = raw
         self._files: list[str] = []  # files the engine reads as it runs (to name a damaged one)
+        self._source: dict[str, Any] | None = None  # when the engine read the files itself
 
     def __repr__(self) -> str:
         where = self.params.table or self.params.source_path
@@ -100,6 +101,9 @@ class Events:
                     f"Check the table parameter (with its schema, e.g. analytics.events)."
                 ) from None
             return table_events(table, origin=p.table)
+        if self._raw is None and self.engine.reads_files and not is_google_sheet(p.source_path):
+            table, self._source = self.engine.read_files(p.source_path)
+            return table
         self._raw = self._raw or read_events(p.source_path, **p.sheet_options())
         self._files = [str(f.path) for f in self._raw.parquet]
         return self.engine.load(self._raw)
@@ -108,6 +112,8 @@ class Events:
     def source(self) -> dict[str, Any]:
         """report.json's source block: kind, name and what identifies the data; no secret."""
         self.raw  # noqa: B018  # reading the source is what describes it
+        if self._source is not None:
+            return self._source
         if self._raw is None:
             return {"kind": "table", "name": self.params.table}
         return self._raw.source

@@ -139,10 +139,10 @@ def normalise_header(name: str) -> str:
 
 def normalise_headers(table: pa.Table, *, origin: str) -> pa.Table:
     """Rename columns as the spec says, refuse duplicates, and check the required ones are there."""
-    return table.rename_columns(_normalised_names(table.column_names, origin=origin))
+    return table.rename_columns(normalised_names(table.column_names, origin=origin))
 
 
-def _normalised_names(headers: list[str], *, origin: str) -> list[str]:
+def normalised_names(headers: list[str], *, origin: str) -> list[str]:
     """The spec's names for a file's headers (a blank header becomes ``unnamed_N``); refuses
     duplicates and missing required columns."""
     found = [str(n) for n in headers]
@@ -330,7 +330,7 @@ def _parquet_file(path: Path, *, first_row: int) -> ParquetFile:
         schema = metadata.schema.to_arrow_schema()
     except (pa.ArrowInvalid, OSError) as exc:
         raise SourceError(f"{path} could not be read as Parquet: {exc}.") from None
-    names = tuple(_normalised_names(schema.names, origin=str(path)))
+    names = tuple(normalised_names(schema.names, origin=str(path)))
     kinds = tuple(text_kind(f.type, f.name) for f in schema)
     return ParquetFile(
         path, tuple(schema.names), names, kinds, first_row=first_row, rows=metadata.num_rows
