@@ -152,26 +152,37 @@ def _csv_header(session: Any, first: _File, *, origin: str) -> tuple[list[str], 
 
 
 def _read_parquet(session: Any, files: list[_File], *, origin: str) -> Any:
+    """The files grouped by schema, each group read by one reader and rendered as text, then
+    stacked by column name, as DuckDB stacks them: files of one set may type a column
+    differently (a timestamp in one, text in another) and still be one set of events."""
     from pyspark.sql import functions as F
 
-    try:
-        frame = session.read.option("mergeSchema", True).parquet(*[f.uri for f in files])
-    except Exception as exc:  # AnalysisException: schemas that do not merge, a damaged footer
-        raise SourceError(
-            f"{origin} could not be read as Parquet ({_java_message(exc)}). Check that every "
-            f"file is an events export with the same columns."
-        ) from None
-    names = normalised_names(frame.columns, origin=origin)
-    cells = [
-        _as_text(F, frame.schema[c].dataType, c).alias(n)
-        for c, n in zip(frame.columns, names, strict=True)
-    ]
-    frame = frame.select(
-        *cells,
-        F.col("_metadata.file_path").alias("_file"),
-        F.col("_metadata.row_index").alias("_place"),
-    )
-    return _numbered(session, frame, files)
+    groups: dict[str, tuple[Any, list[str]]] = {}
+    for f in files:
+        try:
+            schema = session.read.parquet(f.uri).schema  # the footer only
+        except Exception as exc:  # AnalysisException for a damaged or foreign file
+            raise SourceError(
+                f"{f.uri} could not be read as Parquet ({_java_message(exc)}). The file is "
+                f"damaged or not Parquet: export it again."
+            ) from None
+        groups.setdefault(schema.json(), (schema, []))[1].append(f.uri)
+    frames = []
+    for schema, uris in groups.values():
+        frame = session.read.schema(schema).parquet(*uris)
+        names = normalised_names(frame.columns, origin=uris[0] if len(uris) == 1 else origin)
+        frames.append(frame.select(
+            *[
+                _as_text(F, frame.schema[c].dataType, c).alias(n)
+                for c, n in zip(frame.columns, names, strict=True)
+            ],
+            F.col("_metadata.file_path").alias("_file"),
+            F.col("_metadata.row_index").alias("_place"),
+        ))
+    stacked = frames[0]
+    for frame in frames[1:]:
+        stacked = stacked.unionByName(frame, allowMissingColumns=True)
+    return _numbered(session, stacked, files)
 
 
 def _as_text(F: Any, kind: Any, name: str) -> Any:

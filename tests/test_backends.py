@@ -118,3 +118,61 @@ def test_duckdb_spills_under_the_system_temp_directory_not_the_working_one() -> 
     assert Path(spill).is_dir()
     assert Path(spill).parent == Path(tempfile.gettempdir())
     assert Path(spill).name.startswith("customer-activity-spill-")
+
+
+def test_spark_reads_typed_parquet_sets_as_duckdb_scans_them(spark, tmp_path: Path) -> None:
+    """Files of one set that type columns differently (timestamps, integers, booleans, nulls
+    in one; text in another) give Spark the same text, ``_row`` and order as DuckDB."""
+    from datetime import datetime
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from conftest import COLUMNS
+
+    moment = datetime(2021, 1, 23, 11, 57, 9, 286000)
+    first = pa.table({
+        "datetime": pa.array([moment, None], pa.timestamp("ms")),
+        "Session ID": pa.array([123, None], pa.int64()),
+        **{c: pa.array(["x", " y "]) for c in COLUMNS[2:8]},
+        "is_internal_ip": pa.array([False, True]),
+        "nothing": pa.array([None, None], pa.null()),
+    })
+    second = pa.table({
+        "datetime": pa.array(["2021-01-24 09:00:00.000 UTC"]),
+        "session_id": pa.array(["a'b"]),
+        **{c: pa.array([""]) for c in COLUMNS[2:9]},
+        "visitor_id": pa.array(["v1"]),
+    })
+    (tmp_path / "set").mkdir()
+    pq.write_table(second, tmp_path / "set" / "2.parquet")  # written first, read second
+    pq.write_table(first, tmp_path / "set" / "1.parquet")
+    source = str(tmp_path / "set")
+
+    duck = connect("duckdb")
+    from helpers.sources import read_events
+
+    expected = duck.load(read_events(source)).to_pyarrow().to_pylist()
+    table, block = connect("pyspark").read_files(source)
+    got = table.to_pyarrow().to_pylist()
+    assert sorted(got, key=lambda r: r["_row"]) == sorted(expected, key=lambda r: r["_row"])
+    assert block["kind"] == "parquet" and block["name"] == f"{source} (2 files)"
+    # A timestamp without a time zone is UTC by the spec, and its text says so.
+    assert any(r["datetime"] == "2021-01-23 11:57:09.286 UTC" for r in got)
+
+
+def test_spark_says_what_is_wrong_with_a_source(spark, tmp_path: Path) -> None:
+    from helpers.errors import SourceError
+
+    with pytest.raises(SourceError, match="does not exist or holds no files"):
+        build_report(ReportParams(source=str(tmp_path / "nope.csv"), backend="pyspark"))
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(SourceError, match="empty: it has no header row"):
+        build_report(ReportParams(source=str(tmp_path / "empty.csv"), backend="pyspark"))
+    (tmp_path / "mixed").mkdir()
+    write_csv(tmp_path / "mixed" / "a.csv", union())
+    (tmp_path / "mixed" / "b.txt").write_text("x")
+    with pytest.raises(SourceError, match="Cannot tell what kind of file"):
+        build_report(ReportParams(source=str(tmp_path / "mixed"), backend="pyspark"))
+    write_csv(tmp_path / "short.csv", [{"datetime": "2021-01-01"}])
+    with pytest.raises(SourceError, match="missing required column"):
+        build_report(ReportParams(source=str(tmp_path / "short.csv"), backend="pyspark"))
