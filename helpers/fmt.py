@@ -4,7 +4,9 @@ Narratives (in report.json), the notebook and the HTML all format through these 
 a rate or a duration reads the same wherever it appears.
 
 >>> count(8991), percent(0.123456), points(-0.0123), seconds(70.8), p_value(0.0004)
-('8,991', '12.3%', '-1.2 pp', '1.2 min', '< 0.001')
+('8,991', '12.3%', '-1.2 pp', '1.2 min', 'p < 0.001')
+>>> seconds(5400), seconds(86400), seconds(7 * 86400)
+('1.5 h', '1 day', '7 days')
 """
 
 from __future__ import annotations
@@ -31,12 +33,24 @@ def points(value: float) -> str:
 
 
 def p_value(value: float) -> str:
-    """A p-value to three decimals; below 0.001 as ``< 0.001``."""
-    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+    """A p-value as a phrase, to three decimals: ``p = 0.042``; below 0.001 ``p < 0.001``."""
+    return "p < 0.001" if value < 0.001 else f"p = {value:.3f}"
 
 
 def seconds(value: float | None) -> str:
-    """A duration: seconds below a minute (``12.5 s``), else minutes (``1.2 min``)."""
+    """A duration in the unit a person would say: seconds below a minute (``12.5 s``),
+    minutes below an hour (``1.2 min``), hours below a day (``1.5 h``), else days; a whole
+    number of days or hours (a funnel's window) without decimals (``1 day``, ``2 h``)."""
     if value is None:
         return "n/a"
-    return f"{value:.1f} s" if value < 60 else f"{value / 60:.1f} min"
+    if value < 60:
+        return f"{value:.1f} s"
+    if value < 3600:
+        return f"{value / 60:.1f} min"
+    if value < 86400:
+        hours = value / 3600
+        return f"{hours:.0f} h" if hours.is_integer() else f"{hours:.1f} h"
+    days = value / 86400
+    if days.is_integer():
+        return f"{days:.0f} day" + ("" if days == 1 else "s")
+    return f"{days:.1f} days"

@@ -188,7 +188,11 @@ def test_the_formatter_examples_hold() -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "shown"), [(0.0, "0.0 s"), (59.94, "59.9 s"), (60, "1.0 min"), (70.8, "1.2 min")]
+    ("value", "shown"), [
+        (0.0, "0.0 s"), (59.94, "59.9 s"), (60, "1.0 min"), (70.8, "1.2 min"),
+        (3599, "60.0 min"), (3600, "1 h"), (5400, "1.5 h"), (86400, "1 day"),
+        (129600, "1.5 days"), (7 * 86400, "7 days"),
+    ]
 )
 def test_one_duration_format_everywhere(value: float, shown: str) -> None:
     assert fmt.seconds(value) == shown

@@ -220,13 +220,13 @@ def _describe_test(test: AbTest) -> str:
             f" Group {g.group} clicks book-now {fmt.percent(g.book_now_rate)} of the time vs "
             f"{fmt.percent(test.control_rate)} in control {test.control_group} "
             f"(difference {fmt.points(b.difference)}, 95% CI {fmt.points(b.ci_low)} to "
-            f"{fmt.points(b.ci_high)}, p = {fmt.p_value(b.p_value)}, {verdict})."
+            f"{fmt.points(b.ci_high)}, {fmt.p_value(b.p_value)}, {verdict})."
         )
     srm = test.sample_ratio
     if srm is not None and srm.mismatch:
         text += (
             f" Warning: the group sizes depart from an equal split (sample-ratio mismatch, "
-            f"p = {fmt.p_value(srm.p_value)}); treat the comparison with caution."
+            f"{fmt.p_value(srm.p_value)}); treat the comparison with caution."
         )
     return text
 
