@@ -26,7 +26,7 @@ from helpers.backend import (
 )
 from helpers.errors import SourceError
 from helpers.params import ReportParams
-from helpers.sources import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, ROW
+from helpers.sources import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, ROW, order_column_name
 
 #: Exclusion reasons, in the order the spec applies them (first that applies wins).
 EXCLUSION_REASONS = (
@@ -81,9 +81,12 @@ def clean_events(raw: ir.Table, params: ReportParams) -> Cleaned:
     _require_user_column(raw, params)
     engine = raw.get_backend().name
     # Extra columns take part in the duplicate check only, under names of their own, so that
-    # one called "reason" or "_copy" cannot meet a column cleaning adds.
+    # one called "reason" or "_copy" cannot meet a column cleaning adds. A table's order
+    # column is input order, as _row is, not data: an event ingested twice has two ids and
+    # is still one event twice.
     known = [c for c in raw.columns if c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)]
-    extras = [c for c in raw.columns if c not in known and c != ROW]
+    order = order_column_name(params.order_column)
+    extras = [c for c in raw.columns if c not in (*known, ROW, order)]
     cells = computed_once(
         raw.select(
             *[strip(engine, raw[c]).nullif("").name(c) for c in known],

@@ -93,7 +93,9 @@ class Events:
         p = self.params
         if p.table is not None and self._raw is None:
             table = self.engine.table(p.table)
-            return code_point_order(table_events(table, origin=p.table))
+            return code_point_order(
+                table_events(table, origin=p.table, order_column=p.order_column)
+            )
         self._raw = self._raw or read_events(p.source_path, **p.sheet_options())
         self._files = [str(f.path) for f in self._raw.parquet]
         return self.engine.load(self._raw)

@@ -18,7 +18,14 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from helpers.analysis_params import FunnelSpec, LifecycleSpec, RetentionSpec, TrendsSpec
 from helpers.errors import ParameterError
@@ -102,6 +109,13 @@ class ReportParams(BaseModel):
         default=None,
         description="Events table in the backend (instead of source), e.g. analytics.events.",
     )
+    order_column: str | None = Field(
+        default=None,
+        description="Column of the table that gives input order (an ingestion id, a row number):"
+        " events with the same datetime keep its order. It is not compared as data (two"
+        " ingestions of one event are duplicates) but is kept in rejected_rows.csv. None: ties"
+        " break by all the row's values.",
+    )
     user_column: Literal["session_id", "visitor_id"] = Field(
         default="session_id",
         description="The column that identifies a user: session_id (the cookie) or visitor_id.",
@@ -175,6 +189,20 @@ class ReportParams(BaseModel):
             raise ValueError(
                 "holds a password; papermill writes parameters into the executed notebook, so "
                 "give it through the driver's environment (e.g. PGPASSWORD) instead"
+            )
+        return value
+
+    @field_validator("order_column")
+    @classmethod
+    def _column_of_a_table(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return value
+        if not value.strip():
+            raise ValueError("must name a column")
+        if info.data.get("table") is None:  # table is declared, so validated, before
+            raise ValueError(
+                "orders the rows of a table: set table too (a file's rows are in input "
+                "order already)"
             )
         return value
 
