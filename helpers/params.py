@@ -229,7 +229,7 @@ class ReportParams(BaseModel):
         except ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']} "
-                f"(got {err['input']!r})"
+                f"(got {_without_password(err['input'])!r})"
                 for err in exc.errors()
             )
             raise ParameterError(f"{origin}: {problems}.") from None
@@ -261,6 +261,19 @@ class ReportParams(BaseModel):
         }
 
 
+_PASSWORD_IN_URL = re.compile(r"(://[^/:@\s]*):[^@/\s]*@")
+
+
+def _without_password(value: Any) -> Any:
+    """``value`` as an error message may show it: a URL's password (refused, see
+    ``_no_password``) replaced by ``***``, since messages are printed and logged."""
+    if isinstance(value, str):
+        return _PASSWORD_IN_URL.sub(r"\1:***@", value)
+    if isinstance(value, dict):
+        return {k: _without_password(v) for k, v in value.items()}
+    return value
+
+
 def load_params(
     files: list[str | Path] | None = None, overrides: list[str] | None = None
 ) -> ReportParams:
@@ -273,7 +286,7 @@ def load_params(
     for item in overrides or []:
         key, value = parse_override(item)
         values[key] = value
-        origins.append(f"--set {item}")
+        origins.append(f"--set {_without_password(item)}")
     return ReportParams.build(values, origin=" + ".join(origins) or "parameters")
 
 
