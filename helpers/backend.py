@@ -11,7 +11,10 @@ nowhere else:
 - reading a value out of a JSON text together with its JSON *kind* (string, number, boolean,
   null, object, array), which the spec needs (a boolean ``request_id`` is not an id, a JSON
   ``null`` price is an invalid price) and which each engine spells differently;
-- the session time zone, forced to UTC.
+- the session time zone, forced to UTC;
+- what PostgreSQL compiles differently or not at all (see "PostgreSQL" below): a try-cast
+  (Ibis's is a plain cast there, which fails the query on one bad cell), a hash of a row,
+  JSON kinds, byte-order text, a table named with its schema.
 
 Journey order, first/last-by-time and null handling need no special casing: they are built on
 the unique ``_seq`` column with ``argmin``/``argmax``, which every backend supports.
@@ -21,19 +24,23 @@ from __future__ import annotations
 
 import atexit
 import importlib.util
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import ibis
 import ibis.expr.datatypes as dt
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
+from ibis.common.exceptions import TableNotFound
 
-from helpers.errors import ReportError
+from helpers.errors import ReportError, SourceError
 from helpers.sources import CAST, NAIVE_TIMESTAMP, NO_VALUES, ROW, ParquetFile, RawEvents
 
-DUCKDB, PYSPARK = "duckdb", "pyspark"
+DUCKDB, PYSPARK, POSTGRES = "duckdb", "pyspark", "postgres"
 
 
 @dataclass(frozen=True)
@@ -65,7 +72,9 @@ class Engine:
             session = self.con._session
             session.createDataFrame(raw.table).createOrReplaceTempView(name)
             return self.con.table(name)
-        return self.con.create_table(name, raw.table, overwrite=True)
+        # A temporary table on PostgreSQL: a run leaves nothing behind in the database.
+        temp = {"temp": True} if self.con.name == POSTGRES else {}
+        return code_point_order(self.con.create_table(name, raw.table, overwrite=True, **temp))
 
     @property
     def reads_files(self) -> bool:
@@ -81,6 +90,38 @@ class Engine:
         frame.createOrReplaceTempView(name)
         return self.con.table(name), block
 
+    def table(self, name: str) -> ir.Table:
+        """The table ``name`` of this engine (``schema.table`` allowed), as it is stored."""
+        attempts: list[tuple[str, Any]] = [(name, None)]
+        if "." in name:  # Ibis takes the schema (and catalog) apart from the name
+            where, _, bare = name.rpartition(".")
+            attempts.append((bare, tuple(where.split(".")) if "." in where else where))
+        problem: Exception | None = None
+        for bare, database in attempts:
+            try:
+                # In code-point order already here: the tie-break by values sorts this text.
+                return code_point_order(self.con.table(bare, database=database))
+            except Exception as exc:  # each backend raises its own "no such table"
+                problem = exc
+        detail = "" if isinstance(problem, TableNotFound) else f" ({_one_line(problem)})"
+        raise SourceError(
+            f"the {self.name} backend has no table {name!r}{detail}. {self._tables_hint()}"
+            f"Check the table parameter (with its schema, e.g. analytics.events)."
+        )
+
+    def _tables_hint(self) -> str:
+        try:
+            tables = sorted(self.con.list_tables())
+        except Exception:  # listing is a courtesy: a backend may not allow it
+            return ""
+        if not tables:
+            return "The connection's default schema holds no tables. "
+        shown = ", ".join(tables[:_TABLES_SHOWN])
+        more = f" and {len(tables) - _TABLES_SHOWN} more" if len(tables) > _TABLES_SHOWN else ""
+        return f"Tables in the connection's default schema: {shown}{more}. "
+
+
+_TABLES_SHOWN = 20
 
 def _scan(files: tuple[ParquetFile, ...]) -> str:
     """DuckDB SQL reading Parquet files as all-text events with ``_row``: each file's columns
@@ -137,22 +178,53 @@ def connect(
         return Engine(PYSPARK, ibis.pyspark.connect(_spark_session(spark_master)))
     if "://" in backend:
         scheme = backend.split("://", 1)[0]
+        extra = _EXTRAS.get(scheme, scheme)
         try:
-            return Engine(scheme, ibis.connect(backend))
+            con = ibis.connect(_with_connect_timeout(backend))
         except ImportError as exc:
             raise ReportError(
                 f"the {scheme} backend needs its driver ({exc}): run "
-                f"`pip install 'ibis-framework[{scheme}]'`."
+                f"`pip install 'ibis-framework[{extra}]'` (in this project: "
+                f"`pip install -e '.[{extra}]'`)."
             ) from None
         except Exception as exc:  # the drivers raise their own error types
             raise ReportError(
-                f"could not connect to {scheme} ({type(exc).__name__}: {exc}). Check the "
-                f"backend URL and that the server is reachable."
+                f"could not connect to {scheme} ({type(exc).__name__}: {_one_line(exc)}). "
+                f"Check the backend URL, that the server is running and reachable from here, "
+                f"and the driver's environment (e.g. PGPASSWORD, PGSSLMODE)."
             ) from None
+        if con.name == POSTGRES:
+            _create_postgres_functions(con)
+            _cache_in_code_point_order(con)
+        return Engine(scheme, con)
     raise ReportError(
         f"unknown backend {backend!r}: use duckdb, pyspark, or an Ibis connection URL such "
         f"as postgres://user@host/db or bigquery://project/dataset."
     )
+
+
+#: Ibis's extra for a URL scheme, where the two differ.
+_EXTRAS = {"postgresql": "postgres"}
+#: Seconds to wait for a PostgreSQL server: libpq's default is to wait for ever.
+_CONNECT_TIMEOUT = 15
+
+
+def _with_connect_timeout(url: str) -> str:
+    """A postgres URL with ``connect_timeout``, unless the URL or PGCONNECT_TIMEOUT sets one:
+    an unreachable host then fails in seconds instead of hanging the run."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql") or "PGCONNECT_TIMEOUT" in os.environ:
+        return url
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any(key == "connect_timeout" for key, _ in query):
+        return url
+    query.append(("connect_timeout", str(_CONNECT_TIMEOUT)))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def _one_line(exc: BaseException | None) -> str:
+    # Drivers write several lines (libpq adds a tab-indented hint); a message is one paragraph.
+    return " ".join(str(exc).split())
 
 
 def _spill_directory() -> str:
@@ -176,12 +248,98 @@ def json_fields(engine_name: str, doc: ir.StringValue, paths: list[str]) -> list
             )
             for path in paths
         ]
+    if engine_name == POSTGRES:
+        return _pg_json_fields(_pg_try_json(doc), paths)
     # One parse and one walk of the document for all paths; each value found is then small.
     nodes = _json_extract_paths(doc.try_cast("json"), paths)
     return [
         JsonField(kind=_kind(_json_type(nodes[i], "$")), text=_json_extract_string(nodes[i], "$"))
         for i in range(len(paths))
     ]
+
+
+def with_json_fields(
+    table: ir.Table, column: str, paths: list[str]
+) -> tuple[ir.Table, list[JsonField]]:
+    """:func:`json_fields` of the JSON text in ``column``, read once per row: ``table`` with
+    a kind and a text column per path (``_json_kind_N``, ``_json_text_N``) on PostgreSQL, the
+    same ``table`` elsewhere, and the fields, which refer to that table."""
+    engine_name = table.get_backend().name
+    if engine_name != POSTGRES:
+        return table, json_fields(engine_name, table[column], paths)
+    # The text is parsed once into a column, and each value read out of it once, into columns:
+    # see computed_once(). Written as one expression, PostgreSQL would parse it for every use.
+    parsed = computed_once(table.mutate(_json=_pg_try_json(table[column])))
+    values = {}
+    for i, field in enumerate(_pg_json_fields(parsed._json, paths)):
+        values[f"_json_kind_{i}"], values[f"_json_text_{i}"] = field.kind, field.text
+    read = computed_once(parsed.mutate(**values).drop("_json"))
+    return read, [
+        JsonField(kind=read[f"_json_kind_{i}"], text=read[f"_json_text_{i}"])
+        for i in range(len(paths))
+    ]
+
+
+def code_point_order(table: ir.Table) -> ir.Table:
+    """``table`` with its text compared by code point, as DuckDB and Spark compare text.
+
+    PostgreSQL compares text by a collation, the database's unless a column says otherwise,
+    and a language's collation (en_US, ICU en-US) puts "_bot" before "1" and "phone" before
+    "Phone": which of two equally common paths is listed first, or which row comes first in
+    a tie-break by values, would differ from DuckDB's. The "C" collation compares bytes,
+    which in UTF-8 is code-point order, and everything computed from the text keeps it.
+    """
+    con = table.get_backend()
+    if con.name != POSTGRES:
+        return table
+    columns = ", ".join(
+        f'{_quoted(c)} COLLATE "C" AS {_quoted(c)}' if kind.is_string() else _quoted(c)
+        for c, kind in table.schema().items()
+    )
+    return con.sql(f"SELECT {columns} FROM ({con.compile(table)}) AS t")
+
+
+def computed_once(table: ir.Table) -> ir.Table:
+    """``table``, each column computed once per row however often later expressions read it.
+
+    DuckDB and Spark compute an expression written many times once. PostgreSQL computes it as
+    often as it is written, and Ibis (merging selects) and PostgreSQL (merging subqueries)
+    both copy a column's expression into every place that reads it: a trimmed datetime is read
+    some twenty times in parsing it, a parsed params cell some hundred times. A LIMIT stops
+    both: Ibis keeps the select apart, and PostgreSQL never merges a subquery with a LIMIT
+    into the query above (the OFFSET 0 idiom; Ibis drops an OFFSET 0).
+    """
+    if table.get_backend().name != POSTGRES:
+        return table
+    return table.limit(_NO_LIMIT)
+
+
+_NO_LIMIT = 2**63 - 1
+
+
+def try_cast(engine_name: str, text: ir.StringValue, to: str) -> ir.Value:
+    """``text`` as a ``to`` (``timestamp`` or ``float64``), null where it is not one.
+
+    Ibis compiles try_cast() for PostgreSQL as a plain cast, so one bad cell would fail the
+    whole query; PostgreSQL gets functions that catch the error instead (see below)."""
+    if engine_name == POSTGRES:
+        return _PG_TRY_CASTS[to](text)
+    return text.try_cast(to)
+
+
+def row_hash(engine_name: str, cells: dict[str, ir.StringValue]) -> ir.IntegerValue:
+    """A 64-bit hash of a row's text cells: equal rows hash alike, different ones almost never
+    (callers use it only to find candidates, then compare the cells themselves)."""
+    if engine_name in (DUCKDB, PYSPARK):
+        return ibis.struct(cells).hash()
+    # PostgreSQL hashes no struct, so it hashes one text spelling every cell, each with its
+    # length first ("3:abc"; "~" for null): no two different rows spell the same text, as
+    # ("a,b", "c") and ("a", "b,c") would with a plain separator.
+    spelled = [
+        ibis.ifelse(c.isnull(), "~", c.length().cast("string").concat(":", c))
+        for c in cells.values()
+    ]
+    return spelled[0].concat(*spelled[1:]).hash()
 
 
 # ASCII whitespace, as Python's str.strip() would see it in an export.
@@ -201,7 +359,12 @@ def strip(engine_name: str, text: ir.StringValue) -> ir.StringValue:
         stripped = text.strip()
     # Trimming is the dearest step of cleaning (a quarter of it at 1M rows) and most cells
     # need none: only a cell whose first or last character is at most U+0020 can change.
-    may_change = (text.left(1) <= " ") | (text.right(1) <= " ")
+    if engine_name == POSTGRES:
+        # By code point: PostgreSQL compares text by its collation, where a language's
+        # (en_US, ICU) may order a tab after a space.
+        may_change = (text.ascii_str() <= 32) | (text.right(1).ascii_str() <= 32)
+    else:
+        may_change = (text.left(1) <= " ") | (text.right(1) <= " ")
     return ibis.ifelse(may_change, stripped, text)
 
 
@@ -210,6 +373,16 @@ def object_entries(table: ir.Table, column: str, keep: list[str]) -> ir.Table:
     ``value`` (a string value as written, any other value as JSON text). Cells that are not a
     JSON object give no rows."""
     engine_name = table.get_backend().name
+    if engine_name == POSTGRES:
+        # PostgreSQL has JSON objects but no maps of them: the keys, then each key's value.
+        parsed = computed_once(table.select(*keep, _json=_pg_try_json(table[column])))
+        objects = parsed.filter(_pg_json_typeof(parsed._json) == "object")
+        entries = objects.mutate(key=_pg_json_keys(objects._json).unnest())
+        node = entries._json[entries.key]
+        is_string = _pg_json_typeof(node) == "string"
+        return entries.select(
+            *keep, "key", value=ibis.ifelse(is_string, _pg_json_text(node), node.cast("string"))
+        )
     if engine_name == PYSPARK:
         entries = table.select(*keep, entries=_from_json(table[column], "map<string,string>"))
         entries = entries.filter(entries.entries.notnull())
@@ -220,6 +393,16 @@ def object_entries(table: ir.Table, column: str, keep: list[str]) -> ir.Table:
     entries = entries.mutate(key=entries.entries.keys().unnest())
     node = entries.entries[entries.key]
     return entries.select(*keep, "key", value=ibis.coalesce(node.str, node.cast("string")))
+
+
+def _pg_json_fields(doc: ir.JSONValue, paths: list[str]) -> list[JsonField]:
+    fields = []
+    for path in paths:
+        node = doc
+        for key in path.split(".")[1:]:  # "$.a.b": a, then b
+            node = node[key]  # json -> 'key': null unless an object holds the key
+        fields.append(JsonField(kind=_kind(_pg_json_typeof(node)), text=_pg_json_text(node)))
+    return fields
 
 
 def _kind(engine_type: ir.StringValue) -> ir.StringValue:
@@ -269,6 +452,150 @@ def _from_json(doc: str, schema: str) -> dt.Map(dt.string, dt.string): ...
 
 @ibis.udf.scalar.builtin(name="schema_of_variant")
 def _schema_of_variant(variant: dt.Binary) -> str: ...
+
+
+# -- PostgreSQL -----------------------------------------------------------------------------------
+#
+# PostgreSQL 15 has no try-cast (pg_input_is_valid() is new in 16), and Ibis compiles one as a
+# plain cast. These functions catch the cast's error in PL/pgSQL instead; connect() creates
+# them in pg_temp, the connection's own schema, so a run needs no rights in the database
+# beyond a temporary object (granted to everyone by default) and leaves nothing behind.
+# They are PARALLEL UNSAFE because a PL/pgSQL exception block cannot run in a parallel worker.
+#
+# Each also gives DuckDB's answer where the two engines read a value differently:
+# - try_timestamp: only the shape clean.py builds (PostgreSQL alone would also read
+#   'yesterday', 'epoch' or 'J2459238'); a 60th second is refused (PostgreSQL rolls it into
+#   the next minute) and year 0 is 1 BC (PostgreSQL refuses year 0);
+# - try_float8: a number beyond a double's range is +-infinity, one below it zero (PostgreSQL
+#   raises an error for both);
+# - try_json: DuckDB's reader also takes a trailing comma ([1,]) and nan/inf/infinity in any
+#   case, so text PostgreSQL refuses is read again with those spelled its way (1e999 stands for
+#   a non-finite number: still a number, and not a finite one); and since PostgreSQL's JSON
+#   functions fail on a \u0000 escape (its text cannot hold NUL), U+FFFD stands in for it.
+_POSTGRES_FUNCTIONS = r"""
+CREATE OR REPLACE FUNCTION pg_temp.try_timestamp(cell text) RETURNS timestamp
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL UNSAFE AS $fn$
+BEGIN
+  IF cell !~ '^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d+)?$' OR substr(cell, 18, 2) = '60' THEN
+    RETURN NULL;
+  END IF;
+  IF left(cell, 4) = '0000' THEN
+    RETURN ('0001' || substr(cell, 5) || ' BC')::timestamp;
+  END IF;
+  RETURN cell::timestamp;
+EXCEPTION WHEN data_exception THEN
+  RETURN NULL;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION pg_temp.try_float8(cell text) RETURNS double precision
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL UNSAFE AS $fn$
+DECLARE
+  exact numeric;
+BEGIN
+  RETURN cell::double precision;
+EXCEPTION
+  WHEN numeric_value_out_of_range THEN
+    BEGIN
+      exact := cell::numeric;
+    EXCEPTION WHEN data_exception THEN  -- beyond numeric too: the exponent's sign tells
+      RETURN CASE WHEN cell ~* 'e-' THEN 0
+                  WHEN ltrim(cell) LIKE '-%' THEN '-Infinity' ELSE 'Infinity' END;
+    END;
+    RETURN CASE WHEN abs(exact) < 1 THEN 0
+                ELSE sign(exact)::double precision * 'Infinity'::double precision END;
+  WHEN data_exception THEN
+    RETURN NULL;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION pg_temp.try_json(doc text) RETURNS json
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL UNSAFE AS $fn$
+DECLARE
+  respelled text;
+BEGIN
+  IF strpos(doc, '\u0000') > 0 THEN  -- an escape, not one escaped backslash, then u0000
+    LOOP
+      respelled := regexp_replace(doc, '(^|[^\\])((\\\\)*)\\u0000', '\1\2\\ufffd', 'g');
+      EXIT WHEN respelled = doc;
+      doc := respelled;
+    END LOOP;
+  END IF;
+  RETURN doc::json;
+EXCEPTION WHEN data_exception THEN
+  -- Outside strings only: the text cut into strings (m[1]) and what lies between (m[2]).
+  SELECT string_agg(
+           coalesce(m[1], regexp_replace(
+             regexp_replace(m[2], '(^\s*|[^\s[{,]\s*),(\s*[]}])', '\1\2', 'g'),
+             '\m(nan|inf|infinity)\M', '1e999', 'gi')),
+           '' ORDER BY n)
+    INTO respelled
+    FROM regexp_matches(doc, '("(?:[^"\\]|\\.)*")|([^"]+|")', 'g') WITH ORDINALITY AS r(m, n);
+  BEGIN
+    RETURN respelled::json;
+  EXCEPTION WHEN data_exception THEN
+    RETURN NULL;
+  END;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION pg_temp.json_text(node json) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $fn$
+  SELECT node #>> '{}'
+$fn$;
+
+CREATE OR REPLACE FUNCTION pg_temp.json_keys(doc json) RETURNS text[]
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $fn$
+  SELECT CASE WHEN json_typeof(doc) = 'object' THEN ARRAY(SELECT json_object_keys(doc)) END
+$fn$;
+"""
+
+
+def _create_postgres_functions(con: Any) -> None:
+    con.raw_sql(_POSTGRES_FUNCTIONS).close()
+
+
+def _cache_in_code_point_order(con: Any) -> None:
+    """Ibis caches a table (``cache()``) by creating it from its columns' types, then
+    inserting the rows: every text column of the copy would compare by the database's
+    collation again. CREATE TABLE AS keeps the collation of the query's columns (see
+    :func:`code_point_order`), so this connection caches that way."""
+
+    def create_cached_table(name: str, expr: ir.Table) -> ir.Table:
+        con._run_pre_execute_hooks(expr)  # in-memory tables the query reads, uploaded
+        con.raw_sql(f"CREATE TEMPORARY TABLE {_quoted(name)} AS {con.compile(expr)}").close()
+        return ops.DatabaseTable(
+            name, schema=expr.schema(), source=con, namespace=ops.Namespace()
+        ).to_expr()
+
+    con._create_cached_table = create_cached_table
+
+
+@ibis.udf.scalar.builtin(name="try_timestamp", database="pg_temp")
+def _pg_try_timestamp(cell: str) -> dt.timestamp: ...
+
+
+@ibis.udf.scalar.builtin(name="try_float8", database="pg_temp")
+def _pg_try_float8(cell: str) -> dt.float64: ...
+
+
+@ibis.udf.scalar.builtin(name="try_json", database="pg_temp")
+def _pg_try_json(doc: str) -> dt.JSON: ...
+
+
+@ibis.udf.scalar.builtin(name="json_text", database="pg_temp")
+def _pg_json_text(value: dt.JSON) -> str: ...
+
+
+@ibis.udf.scalar.builtin(name="json_typeof")
+def _pg_json_typeof(value: dt.JSON) -> str: ...
+
+
+@ibis.udf.scalar.builtin(name="json_keys", database="pg_temp")
+def _pg_json_keys(value: dt.JSON) -> dt.Array(dt.string): ...
+
+
+_PG_TRY_CASTS = {"timestamp": _pg_try_timestamp, "float64": _pg_try_float8}
 
 
 # -- sessions and requirements --------------------------------------------------------------------

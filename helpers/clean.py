@@ -16,10 +16,17 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
-from helpers.backend import JsonField, json_fields, strip
+from helpers.backend import (
+    JsonField,
+    computed_once,
+    row_hash,
+    strip,
+    try_cast,
+    with_json_fields,
+)
 from helpers.errors import SourceError
 from helpers.params import ReportParams
-from helpers.sources import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, ROW
+from helpers.sources import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, ROW, order_column_name
 
 #: Exclusion reasons, in the order the spec applies them (first that applies wins).
 EXCLUSION_REASONS = (
@@ -74,13 +81,18 @@ def clean_events(raw: ir.Table, params: ReportParams) -> Cleaned:
     _require_user_column(raw, params)
     engine = raw.get_backend().name
     # Extra columns take part in the duplicate check only, under names of their own, so that
-    # one called "reason" or "_copy" cannot meet a column cleaning adds.
+    # one called "reason" or "_copy" cannot meet a column cleaning adds. A table's order
+    # column is input order, as _row is, not data: an event ingested twice has two ids and
+    # is still one event twice.
     known = [c for c in raw.columns if c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)]
-    extras = [c for c in raw.columns if c not in known and c != ROW]
-    cells = raw.select(
-        *[strip(engine, raw[c]).nullif("").name(c) for c in known],
-        *[strip(engine, raw[c]).nullif("").name(f"_extra_{i}") for i, c in enumerate(extras)],
-        raw[ROW],
+    order = order_column_name(params.order_column)
+    extras = [c for c in raw.columns if c not in (*known, ROW, order)]
+    cells = computed_once(
+        raw.select(
+            *[strip(engine, raw[c]).nullif("").name(c) for c in known],
+            *[strip(engine, raw[c]).nullif("").name(f"_extra_{i}") for i, c in enumerate(extras)],
+            raw[ROW],
+        )
     )
     cells = _with_copy_number(cells.mutate(_ts_us=utc_microseconds(cells.datetime)))
     classified = cells.mutate(reason=_exclusion_reason(cells, params))
@@ -115,14 +127,15 @@ def utc_microseconds(text: ir.StringValue) -> ir.IntegerValue:
     # a third of the cost of the general parser below. Only the other cells reach that one:
     # the engines evaluate the common parts of an expression once for all rows, so the
     # other cells are passed as their own column, null where the shape matched.
+    engine = text.get_backend().name
     usual = text.re_search(_USUAL_DATETIME)
-    at_usual = text.substr(0, 23).try_cast("timestamp").delta(_EPOCH, unit="microsecond")
+    at_usual = try_cast(engine, text.substr(0, 23), "timestamp").delta(_EPOCH, unit="microsecond")
     return ibis.ifelse(
-        usual, at_usual, _parse_datetime(ibis.ifelse(usual, ibis.null("string"), text))
+        usual, at_usual, _parse_datetime(ibis.ifelse(usual, ibis.null("string"), text), engine)
     )
 
 
-def _parse_datetime(text: ir.StringValue) -> ir.IntegerValue:
+def _parse_datetime(text: ir.StringValue, engine: str) -> ir.IntegerValue:
     """:func:`utc_microseconds` for any cell: every accepted form, validated."""
     upper = text.upper()
     # One full regular expression validates; once it matches, the date and the clock sit at
@@ -143,7 +156,7 @@ def _parse_datetime(text: ir.StringValue) -> ir.IntegerValue:
     zone = tail.re_extract(r"(Z|UTC|[+-]\d{2}(?::?\d{2})?)$", 1).nullif("")
 
     # try_cast validates the calendar too: 2021-02-30 or 25:00 becomes null.
-    whole = date.concat(" ", clock).try_cast("timestamp")
+    whole = try_cast(engine, date.concat(" ", clock), "timestamp")
     micros = fraction.concat("000000").substr(0, 6).cast("int64").fill_null(0)
 
     zone_digits = zone.replace(":", "")
@@ -160,7 +173,9 @@ def _parse_datetime(text: ir.StringValue) -> ir.IntegerValue:
     valid = upper.re_search(_DATETIME) & whole.notnull()
     # delta() is exact integer arithmetic on every backend (epoch_seconds() is not).
     since_epoch = whole.delta(_EPOCH, unit="microsecond")
-    serial = ibis.ifelse(text.re_search(_SERIAL), text.try_cast("float64"), ibis.null("float64"))
+    serial = ibis.ifelse(
+        text.re_search(_SERIAL), try_cast(engine, text, "float64"), ibis.null("float64")
+    )
     serial_ms = ((serial - _SERIAL_EPOCH_DAYS) * 86_400_000).round().cast("int64")
     return ibis.cases(
         (valid, since_epoch + micros - offset_minutes * 60 * _MICROS),
@@ -177,8 +192,8 @@ def finite_price(price: JsonField, engine: str) -> ir.FloatingValue:
     """
     text = strip(engine, price.text)
     number = ibis.cases(
-        (price.kind == "number", price.text.try_cast("float64")),
-        ((price.kind == "string") & text.re_search(_NUMBER), text.try_cast("float64")),
+        (price.kind == "number", try_cast(engine, price.text, "float64")),
+        ((price.kind == "string") & text.re_search(_NUMBER), try_cast(engine, text, "float64")),
         else_=ibis.null("float64"),
     )
     # Not isnan()/isinf(): on Spark, Ibis's isinf() lets infinity through. Both engines order
@@ -210,7 +225,8 @@ def _with_copy_number(cells: ir.Table) -> ir.Table:
     keeps the exact comparison but spares sorting every row by every column.
     """
     columns = [c for c in cells.columns if c not in (ROW, "_ts_us")]
-    hashed = cells.mutate(_hash=ibis.struct({c: cells[c] for c in columns}).hash())
+    engine = cells.get_backend().name
+    hashed = cells.mutate(_hash=row_hash(engine, {c: cells[c] for c in columns}))
     repeated = (
         hashed.group_by("_hash").aggregate(n=hashed.count()).filter(lambda t: t.n > 1)["_hash",]
     )
@@ -244,9 +260,9 @@ def _typed_events(analysed: ir.Table, params: ReportParams) -> ir.Table:
     """Classified rows with exactly the columns the objectives read, plus ``reason``."""
     engine = analysed.get_backend().name
 
-    root, price_node, currency, request_id = json_fields(
-        engine,
-        analysed.params,
+    analysed, (root, price_node, currency, request_id) = with_json_fields(
+        analysed,
+        "params",
         ["$", "$.event_content.price", "$.event_content.currency", "$.page.request_id"],
     )
     price = finite_price(price_node, engine)

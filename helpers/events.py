@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from helpers import analyses
 from helpers import report as assembly
-from helpers.backend import Engine, connect
+from helpers.backend import Engine, code_point_order, connect
 from helpers.clean import Cleaned, clean_events
 from helpers.contract import Objectives
 from helpers.errors import ParameterError, ReportError, SourceError
@@ -93,14 +93,10 @@ class Events:
         """The events as the source holds them: all text, normalised headers, ``_row``."""
         p = self.params
         if p.table is not None and self._raw is None:
-            try:
-                table = self.engine.con.table(p.table)
-            except Exception as exc:  # each backend raises its own "no such table"
-                raise SourceError(
-                    f"the {self.engine.name} backend has no table {p.table!r} ({exc}). "
-                    f"Check the table parameter (with its schema, e.g. analytics.events)."
-                ) from None
-            return table_events(table, origin=p.table)
+            table = self.engine.table(p.table)
+            return code_point_order(
+                table_events(table, origin=p.table, order_column=p.order_column)
+            )
         if self._raw is None and self.engine.reads_files and not is_google_sheet(p.source_path):
             table, self._source = self.engine.read_files(p.source_path)
             return table

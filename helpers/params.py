@@ -18,7 +18,14 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from helpers.analysis_params import FunnelSpec, LifecycleSpec, RetentionSpec, TrendsSpec
 from helpers.errors import ParameterError
@@ -102,6 +109,13 @@ class ReportParams(BaseModel):
         default=None,
         description="Events table in the backend (instead of source), e.g. analytics.events.",
     )
+    order_column: str | None = Field(
+        default=None,
+        description="Column of the table that gives input order (an ingestion id, a row number):"
+        " events with the same datetime keep its order. It is not compared as data (two"
+        " ingestions of one event are duplicates) but is kept in rejected_rows.csv. None: ties"
+        " break by all the row's values.",
+    )
     user_column: Literal["session_id", "visitor_id"] = Field(
         default="session_id",
         description="The column that identifies a user: session_id (the cookie) or visitor_id.",
@@ -178,6 +192,20 @@ class ReportParams(BaseModel):
             )
         return value
 
+    @field_validator("order_column")
+    @classmethod
+    def _column_of_a_table(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return value
+        if not value.strip():
+            raise ValueError("must name a column")
+        if info.data.get("table") is None:  # table is declared, so validated, before
+            raise ValueError(
+                "orders the rows of a table: set table too (a file's rows are in input "
+                "order already)"
+            )
+        return value
+
     @field_validator("price_currency")
     @classmethod
     def _currency(cls, value: str) -> str:
@@ -201,7 +229,7 @@ class ReportParams(BaseModel):
         except ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']} "
-                f"(got {err['input']!r})"
+                f"(got {_without_password(err['input'])!r})"
                 for err in exc.errors()
             )
             raise ParameterError(f"{origin}: {problems}.") from None
@@ -233,6 +261,19 @@ class ReportParams(BaseModel):
         }
 
 
+_PASSWORD_IN_URL = re.compile(r"(://[^/:@\s]*):[^@/\s]*@")
+
+
+def _without_password(value: Any) -> Any:
+    """``value`` as an error message may show it: a URL's password (refused, see
+    ``_no_password``) replaced by ``***``, since messages are printed and logged."""
+    if isinstance(value, str):
+        return _PASSWORD_IN_URL.sub(r"\1:***@", value)
+    if isinstance(value, dict):
+        return {k: _without_password(v) for k, v in value.items()}
+    return value
+
+
 def load_params(
     files: list[str | Path] | None = None, overrides: list[str] | None = None
 ) -> ReportParams:
@@ -245,7 +286,7 @@ def load_params(
     for item in overrides or []:
         key, value = parse_override(item)
         values[key] = value
-        origins.append(f"--set {item}")
+        origins.append(f"--set {_without_password(item)}")
     return ReportParams.build(values, origin=" + ".join(origins) or "parameters")
 
 

@@ -83,7 +83,12 @@ def _civil(days):  # type: ignore[no-untyped-def]
 
 
 def _int(flag):  # type: ignore[no-untyped-def]
-    return int(flag) if isinstance(flag, bool) else flag.cast("int64")
+    # Not flag.cast("int64"): PostgreSQL casts a boolean to integer but not to bigint.
+    if isinstance(flag, bool):
+        return int(flag)
+    import ibis
+
+    return ibis.ifelse(flag, 1, 0)
 
 
 def _month(mp):  # type: ignore[no-untyped-def]

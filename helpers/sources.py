@@ -121,15 +121,40 @@ def read_events(source: str, **sheet_options: Any) -> RawEvents:
     return RawEvents(source=source, arrow=with_row_numbers(table))
 
 
-def table_events(table: ir.Table, *, origin: str) -> ir.Table:
-    """A warehouse table as raw events: normalised headers, every column as text, and ``_row``
-    numbered by all columns (a table has no input order; this keeps ties deterministic)."""
+def table_events(table: ir.Table, *, origin: str, order_column: str | None = None) -> ir.Table:
+    """A warehouse table as raw events: normalised headers, every column as text, and ``_row``.
+
+    A table has no input order: ``_row`` numbers the rows by ``order_column`` (its own type's
+    order: ingestion id 10 after 9), when given, then by all columns, which keeps ties
+    deterministic. ``order_column`` (by its name in the table or normalised) stays among the
+    columns, as text, under its normalised name: see :func:`order_column_name`.
+    """
     names = [normalise_header(c) for c in table.columns]
     _check_headers(list(table.columns), names, origin=origin)
-    text = table.select(
-        *[table[c].cast("string").name(n) for c, n in zip(table.columns, names, strict=True)]
+    keys = [table[c].cast("string") for c in table.columns]
+    if order_column is not None:
+        keys.insert(0, table[_find_order_column(table, names, order_column, origin)])
+    numbered = table.mutate(**{ROW: ibis.row_number().over(order_by=keys)})
+    return numbered.select(
+        *[numbered[c].cast("string").name(n) for c, n in zip(table.columns, names, strict=True)],
+        numbered[ROW],
     )
-    return text.mutate(**{ROW: ibis.row_number().over(order_by=[text[n] for n in names])})
+
+
+def order_column_name(order_column: str | None) -> str | None:
+    """The name :func:`table_events` gives the order column among the raw columns."""
+    return None if order_column is None else normalise_header(order_column)
+
+
+def _find_order_column(table: ir.Table, names: list[str], wanted: str, origin: str) -> str:
+    for column, name in zip(table.columns, names, strict=True):
+        if wanted in (column, name):
+            return column
+    raise SourceError(
+        f"order_column is {wanted!r} but the table {origin} has no such column (columns: "
+        f"{', '.join(table.columns)}). Name the column that gives input order, such as an "
+        f"ingestion id, or leave order_column out to break ties by the row's values."
+    )
 
 
 def normalise_header(name: str) -> str:

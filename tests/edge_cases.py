@@ -119,3 +119,14 @@ def union() -> list[dict[str, str]]:
                 {"test_groups": "", **row, "session_id": session, "visitor_id": visitor}
             )
     return rows
+
+
+#: Parameter sets the catalogue runs under on every engine: the defaults, and the other choice
+#: of every cleaning rule.
+VARIANTS: dict[str, dict] = {
+    "defaults": {},
+    "visitors_and_all_traffic": {
+        "user_column": "visitor_id", "environments": ["production", "development"],
+        "exclude_internal_traffic": False, "short_session_seconds": 10, "price_threshold": 1300,
+    },
+}

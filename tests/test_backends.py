@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from conftest import write_csv
-from edge_cases import union
+from edge_cases import VARIANTS, union
 
 from helpers import build_report
 from helpers.backend import connect
@@ -16,15 +16,6 @@ from helpers.errors import ParameterError, ReportError
 from helpers.params import ReportParams
 
 pytestmark = pytest.mark.slow
-
-VARIANTS = {
-    "defaults": {},
-    "visitors_and_all_traffic": {
-        "user_column": "visitor_id", "environments": ["production", "development"],
-        "exclude_internal_traffic": False, "short_session_seconds": 10, "price_threshold": 1300,
-    },
-}
-
 
 def _same(duck, spark) -> None:
     assert spark.data_quality == duck.data_quality
