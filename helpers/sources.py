@@ -107,7 +107,7 @@ def read_events(source: str, **sheet_options: Any) -> RawEvents:
     if Path(source).expanduser().is_dir() or glob.has_magic(source):
         return _read_parquet_set(source)
     path = Path(source).expanduser()
-    kind = _kind_of(path)
+    kind = file_kind(path)
     if not path.exists():
         raise SourceError(f"The events file {path} does not exist. Check the --source path.")
     if kind == "parquet":
@@ -207,8 +207,9 @@ def with_row_numbers(table: pa.Table) -> pa.Table:
     return text.append_column(ROW, pa.array(np.arange(text.num_rows, dtype=np.int64)))
 
 
-def _kind_of(path: Path) -> str:
-    name = path.name.lower()
+def file_kind(path: Path | str) -> str:
+    """``csv`` or ``parquet``, by the file's suffix (a path or a URI); refuses any other."""
+    name = str(path).lower()
     if name.endswith(_CSV_SUFFIXES):
         return "csv"
     if name.endswith(_PARQUET_SUFFIXES):
@@ -244,7 +245,7 @@ def _read_csv(path: Path) -> pa.Table:
     first_line = head.splitlines()[0] if head.strip() else ""
     if not first_line.strip():
         raise SourceError(f"{path} is empty: it has no header row.")
-    delimiter = _delimiter(path, first_line)
+    delimiter = csv_delimiter(path, first_line)
     header = next(csv.reader(io.StringIO(first_line), delimiter=delimiter))
     try:
         return pacsv.read_csv(
@@ -264,10 +265,12 @@ def _read_csv(path: Path) -> pa.Table:
         ) from None
 
 
-def _delimiter(path: Path, first_line: str) -> str:
-    if path.name.lower().endswith(".tsv"):
+def csv_delimiter(path: Path | str, first_line: str) -> str:
+    """Tab for a .tsv file; else ';' when the header holds more of them than commas (spreadsheet
+    exports in some locales), else ','."""
+    if str(path).lower().endswith(".tsv"):
         return "\t"
-    # Spreadsheet exports in some locales use ';'. The header has no JSON, so counting is safe.
+    # The header has no JSON, so counting is safe.
     return ";" if first_line.count(";") > first_line.count(",") else ","
 
 
@@ -335,7 +338,7 @@ def _read_parquet_set(source: str) -> RawEvents:
         )
     found, digest, first_row = [], hashlib.sha256(), 0
     for file in files:
-        if _kind_of(file) != "parquet":
+        if file_kind(file) != "parquet":
             raise SourceError(f"{file} matched {source!r} but is not a Parquet file.")
         found.append(_parquet_file(file, first_row=first_row))
         first_row += found[-1].rows

@@ -24,10 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from helpers.errors import SourceError
-from helpers.sources import ROW, normalised_names
+from helpers.sources import ROW, csv_delimiter, file_kind, normalised_names
 
-_CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".tsv.gz")
-_PARQUET_SUFFIXES = (".parquet", ".pq")
 # Spark's names for types that cannot be read as text (see helpers.sources.text_kind).
 _NOT_TEXT = ("StructType", "ArrayType", "MapType", "BinaryType", "VariantType")
 
@@ -90,18 +88,7 @@ def _file(status: Any) -> _File:
 
 
 def _kind_of(files: list[_File], source: str) -> str:
-    kinds = set()
-    for f in files:
-        name = f.uri.lower()
-        if name.endswith(_CSV_SUFFIXES):
-            kinds.add("csv")
-        elif name.endswith(_PARQUET_SUFFIXES):
-            kinds.add("parquet")
-        else:
-            raise SourceError(
-                f"Cannot tell what kind of file {f.uri} is. Use CSV ({', '.join(_CSV_SUFFIXES)}) "
-                f"or Parquet ({', '.join(_PARQUET_SUFFIXES)}) files."
-            )
+    kinds = {file_kind(f.uri) for f in files}
     if len(kinds) > 1:
         raise SourceError(f"{source} mixes CSV and Parquet files: give one kind at a time.")
     return kinds.pop()
@@ -135,8 +122,8 @@ def _read_csv(session: Any, files: list[_File], *, origin: str) -> Any:
 
 
 def _csv_header(session: Any, first: _File, *, origin: str) -> tuple[list[str], str]:
-    """The first file's header row and its delimiter (tab for .tsv, ';' when a spreadsheet
-    export in some locales uses it), read by Spark: one line, not the file."""
+    """The first file's header row and its delimiter (:func:`helpers.sources.csv_delimiter`),
+    read by Spark: one line, not the file."""
     import csv
     import io
 
@@ -144,10 +131,7 @@ def _csv_header(session: Any, first: _File, *, origin: str) -> tuple[list[str], 
     text = line[0][0].lstrip("\ufeff") if line else ""
     if not text.strip():
         raise SourceError(f"{first.uri} is empty: it has no header row.")
-    if ".tsv" in first.uri.lower():
-        delimiter = "\t"
-    else:
-        delimiter = ";" if text.count(";") > text.count(",") else ","
+    delimiter = csv_delimiter(first.uri, text)
     return next(csv.reader(io.StringIO(text), delimiter=delimiter)), delimiter
 
 

@@ -11,6 +11,7 @@ import csv
 import json
 import os
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -99,3 +100,32 @@ def objectives_of(events_of: Callable[..., Events]) -> Callable[..., dict[str, A
         return events_of(rows, **params).objectives().model_dump(mode="json")
 
     return run
+
+
+def write_typed_parquet_set(directory: Path, *, aware: bool = True) -> Path:
+    """Two Parquet files of one set that type columns differently: timestamps (naive, and,
+    with ``aware``, with a time zone), integers, booleans and nulls in ``1.parquet``, text in
+    ``2.parquet``; ``2`` is written first, so only reading by name puts ``1`` first."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    moment = datetime(2021, 1, 23, 11, 57, 9, 286000)
+    first = pa.table({
+        "datetime": pa.array([moment, None], pa.timestamp("ms")),
+        "Session ID": pa.array([123, None], pa.int64()),
+        **{c: pa.array(["x", " y "]) for c in COLUMNS[2:8]},
+        "is_internal_ip": pa.array([False, True]),
+        "nothing": pa.array([None, None], pa.null()),
+        **({"aware": pa.array([moment.replace(tzinfo=UTC)] * 2, pa.timestamp("us", tz="UTC"))}
+           if aware else {}),
+    })
+    second = pa.table({
+        "datetime": pa.array(["2021-01-24 09:00:00.000 UTC"]),
+        "session_id": pa.array(["a'b"]),
+        **{c: pa.array([""]) for c in COLUMNS[2:9]},
+        "visitor_id": pa.array(["v1"]),
+    })
+    directory.mkdir(parents=True)
+    pq.write_table(second, directory / "2.parquet")
+    pq.write_table(first, directory / "1.parquet")
+    return directory

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import write_csv
+from conftest import write_csv, write_typed_parquet_set
 from edge_cases import VARIANTS, union
 
 from helpers import build_report
@@ -114,41 +114,39 @@ def test_duckdb_spills_under_the_system_temp_directory_not_the_working_one() -> 
 def test_spark_reads_typed_parquet_sets_as_duckdb_scans_them(spark, tmp_path: Path) -> None:
     """Files of one set that type columns differently (timestamps, integers, booleans, nulls
     in one; text in another) give Spark the same text, ``_row`` and order as DuckDB."""
-    from datetime import datetime
-
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-    from conftest import COLUMNS
-
-    moment = datetime(2021, 1, 23, 11, 57, 9, 286000)
-    first = pa.table({
-        "datetime": pa.array([moment, None], pa.timestamp("ms")),
-        "Session ID": pa.array([123, None], pa.int64()),
-        **{c: pa.array(["x", " y "]) for c in COLUMNS[2:8]},
-        "is_internal_ip": pa.array([False, True]),
-        "nothing": pa.array([None, None], pa.null()),
-    })
-    second = pa.table({
-        "datetime": pa.array(["2021-01-24 09:00:00.000 UTC"]),
-        "session_id": pa.array(["a'b"]),
-        **{c: pa.array([""]) for c in COLUMNS[2:9]},
-        "visitor_id": pa.array(["v1"]),
-    })
-    (tmp_path / "set").mkdir()
-    pq.write_table(second, tmp_path / "set" / "2.parquet")  # written first, read second
-    pq.write_table(first, tmp_path / "set" / "1.parquet")
-    source = str(tmp_path / "set")
-
-    duck = connect("duckdb")
+    from helpers.clean import utc_microseconds
     from helpers.sources import read_events
 
-    expected = duck.load(read_events(source)).to_pyarrow().to_pylist()
-    table, block = connect("pyspark").read_files(source)
-    got = table.to_pyarrow().to_pylist()
-    assert sorted(got, key=lambda r: r["_row"]) == sorted(expected, key=lambda r: r["_row"])
+    source = str(write_typed_parquet_set(tmp_path / "set"))
+    duck_table = connect("duckdb").load(read_events(source))
+    spark_table, block = connect("pyspark").read_files(source)
+
+    def rows(table):
+        # A zoned timestamp is written differently (+00 / none) but must be the same instant.
+        read = table.mutate(aware=utc_microseconds(table.aware)).order_by("_row")
+        return read.to_pyarrow().to_pylist()
+
+    got = rows(spark_table)
+    assert got == rows(duck_table)
+    assert [r["_row"] for r in got] == [0, 1, 2]
     assert block["kind"] == "parquet" and block["name"] == f"{source} (2 files)"
     # A timestamp without a time zone is UTC by the spec, and its text says so.
-    assert any(r["datetime"] == "2021-01-23 11:57:09.286 UTC" for r in got)
+    assert got[0]["datetime"] == "2021-01-23 11:57:09.286 UTC"
+
+
+def test_spark_fingerprints_the_files_it_reads(spark, tmp_path: Path) -> None:
+    """The driver never reads the bytes, so the source is identified by each file's URI, size
+    and modification time: stable while the files stay, different when one changes."""
+    import os
+
+    source = write_csv(tmp_path / "events.csv", union())
+    engine = connect("pyspark")
+    first = engine.read_files(str(source))[1]
+    assert engine.read_files(str(source))[1] == first
+    assert set(first) == {"kind", "name", "fingerprint"} and len(first["fingerprint"]) == 64
+    stat = source.stat()
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    assert engine.read_files(str(source))[1]["fingerprint"] != first["fingerprint"]
 
 
 def test_spark_says_what_is_wrong_with_a_source(spark, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import COLUMNS, event, write_csv
+from conftest import COLUMNS, event, write_csv, write_typed_parquet_set
 
 from helpers.errors import SourceError
 from helpers.sources import ROW, read_events
@@ -157,24 +157,8 @@ def test_duckdb_scans_parquet_as_the_arrow_reader_reads_it(tmp_path: Path) -> No
     from helpers.backend import connect
     from helpers.clean import utc_microseconds
 
-    moment = datetime(2021, 1, 23, 11, 57, 9, 286000)
-    first = pa.table({
-        "datetime": pa.array([moment, None], pa.timestamp("ms")),
-        "Session ID": pa.array([123, None], pa.int64()),
-        **{c: pa.array(["x", " y "]) for c in COLUMNS[2:8]},
-        "is_internal_ip": pa.array([False, True]),
-        "nothing": pa.array([None, None], pa.null()),
-        "aware": pa.array([moment.replace(tzinfo=UTC)] * 2, pa.timestamp("us", tz="UTC")),
-    })
-    second = pa.table({
-        "datetime": pa.array(["2021-01-24 09:00:00.000 UTC"]),
-        "session_id": pa.array(["a'b"]),
-        **{c: pa.array([""]) for c in COLUMNS[2:9]},
-        "visitor_id": pa.array(["v1"]),
-    })
-    (tmp_path / "set").mkdir()
-    pq.write_table(first, tmp_path / "set" / "1.parquet")
-    pq.write_table(second, tmp_path / "set" / "2.parquet")
+    moment = datetime(2021, 1, 23, 11, 57, 9, 286000)  # as write_typed_parquet_set writes it
+    write_typed_parquet_set(tmp_path / "set")
     raw = read_events(str(tmp_path / "set"))
 
     scanned = connect("duckdb").load(raw)
