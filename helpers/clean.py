@@ -16,6 +16,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
+from helpers.activity import CANONICAL_COLUMNS, DERIVED_COLUMNS, canonical, require
 from helpers.backend import (
     JsonField,
     computed_once,
@@ -24,9 +25,9 @@ from helpers.backend import (
     try_cast,
     with_json_fields,
 )
-from helpers.errors import SourceError
+from helpers.datetimes import utc_microseconds
 from helpers.params import ReportParams
-from helpers.sources import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, ROW, order_column_name
+from helpers.sources import ROW, order_column_name
 
 #: Exclusion reasons, in the order the spec applies them (first that applies wins).
 EXCLUSION_REASONS = (
@@ -41,31 +42,15 @@ EXCLUSION_REASONS = (
 #: is_internal_ip values that mean "internal" (compared trimmed, case-insensitively).
 _TRUTHY = ("true", "1", "yes", "t")
 
-# A date, optionally a time (minutes, seconds and any fraction optional), optionally a zone.
-# Matched against the upper-cased cell, so "t", "z" and "utc" are accepted too.
-_DATETIME = (
-    r"^(\d{4}-\d{2}-\d{2})"
-    r"(?:[T ](\d{2}:\d{2}(?::\d{2})?)(?:[.,](\d+))?)?"
-    r" *(Z|UTC|[+-]\d{2}(?::?\d{2})?)?$"
-)
-# What exports write: 2021-01-23 11:57:09.286 UTC.
-_USUAL_DATETIME = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3} UTC$"
-# A Google Sheets date-time serial: days since 1899-12-30 (a cell formatted as a number).
-_SERIAL = r"^\d{1,7}(\.\d+)?$"
-_SERIAL_EPOCH_DAYS = 25569  # 1970-01-01 as a serial
-_SERIAL_MAX = 2958465  # 9999-12-31
 # A plain decimal number: what "a string that parses as a finite number" accepts.
 _NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$"
 
-_MICROS = 1_000_000
 # _seq = time in µs * 10^12 + row: rows below 10^12, times within ±10^26 µs: 38 digits hold it.
 _ROWS_PER_MICROSECOND = 10**12
+_MICROS_PER_SECOND = 1_000_000
 _SEQ = dt.Decimal(38, 0)
-_DOWNSTREAM = (
-    "session_id", "page_type", "event_type", "params", "om_source", "device_class",
-    "visitor_id", "test_groups",
-)
-_EPOCH = ibis.timestamp("1970-01-01 00:00:00")
+# The text columns the objectives and analyses read, when the log has them.
+_TEXT_COLUMNS = ("session_id", "page_type", "event_type", "om_source", "device_class")
 
 
 @dataclass(frozen=True)
@@ -74,114 +59,81 @@ class Cleaned:
 
     events: ir.Table  # analysed rows, typed; one row per event, ordered by ``_seq`` in journeys
     rejected: ir.Table  # excluded rows: ``_row`` and ``reason``
+    absent: frozenset[str] = frozenset()  # canonical columns the source does not have
 
 
 def clean_events(raw: ir.Table, params: ReportParams) -> Cleaned:
-    """Split raw events into analysed events and rejected rows, following the spec's cleaning."""
-    _require_user_column(raw, params)
+    """Split raw events into analysed events and rejected rows, following the spec's cleaning.
+
+    Columns are first given their canonical names (the ``columns`` parameter); a log needs
+    only ``datetime`` and the user column. Without ``env`` no row is non-production, without
+    ``is_internal_ip`` none is internal, and without ``session_id`` sessions are derived
+    (:func:`derived_sessions`).
+    """
+    named = canonical(raw, params.columns, origin="the events")
+    require([c for c in named.columns if c != ROW], params.user_column, origin="the events")
     engine = raw.get_backend().name
-    # Extra columns take part in the duplicate check only, under names of their own, so that
-    # one called "reason" or "_copy" cannot meet a column cleaning adds. A table's order
-    # column is input order, as _row is, not data: an event ingested twice has two ids and
-    # is still one event twice.
-    known = [c for c in raw.columns if c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)]
+    # Extra columns take part in the duplicate check under names of their own, so that one
+    # called "reason" or "_copy" cannot meet a column cleaning adds; those not named like
+    # one are kept for conditions and breakdowns. A table's order column is input order, as
+    # _row is, not data: an event ingested twice has two ids and is still one event twice.
+    known = [c for c in named.columns if c in CANONICAL_COLUMNS or c == params.user_column]
     order = order_column_name(params.order_column)
-    extras = [c for c in raw.columns if c not in (*known, ROW, order)]
+    extras = [c for c in named.columns if c not in (*known, ROW, order)]
     cells = computed_once(
-        raw.select(
-            *[strip(engine, raw[c]).nullif("").name(c) for c in known],
-            *[strip(engine, raw[c]).nullif("").name(f"_extra_{i}") for i, c in enumerate(extras)],
-            raw[ROW],
+        named.select(
+            *[strip(engine, named[c]).nullif("").name(c) for c in known],
+            *[
+                strip(engine, named[c]).nullif("").name(f"_extra_{i}")
+                for i, c in enumerate(extras)
+            ],
+            named[ROW],
         )
     )
-    cells = _with_copy_number(cells.mutate(_ts_us=utc_microseconds(cells.datetime)))
+    cells = _with_copy_number(
+        cells.mutate(_ts_us=utc_microseconds(cells.datetime, params.datetime_format))
+    )
     classified = cells.mutate(reason=_exclusion_reason(cells, params))
     # One pass over the input, materialised once: both halves are filters of it. Every row
     # is typed (JSON read) in the same pass; only the columns read downstream are kept, and
     # the raw rows are rejoined by _row when the rejected ones are written out.
-    rows = _typed_events(classified, params).cache()
+    nameable = {
+        f"_extra_{i}": c
+        for i, c in enumerate(extras)
+        if not c.startswith("_") and c not in DERIVED_COLUMNS
+    }
+    rows = _typed_events(classified, params, nameable).cache()
     analysed = rows.filter(rows.reason.isnull())
+    user = params.user_column if params.user_column in CANONICAL_COLUMNS else "_user"
     # user_id is a name for session_id or visitor_id, not a copy of it in memory.
     events = analysed.select(
         analysed[ROW],
         analysed.ts_us,
-        analysed[params.user_column].name("user_id"),
-        *[analysed[c] for c in rows.columns if c not in (ROW, "ts_us", "reason")],
+        analysed[user].name("user_id"),
+        *[analysed[c] for c in rows.columns if c not in (ROW, "ts_us", "reason", "_user")],
     )
+    absent = frozenset(c for c in CANONICAL_COLUMNS if c not in named.columns)
+    if "session_id" in absent:
+        events = derived_sessions(events, params.session_timeout_minutes).cache()
     rejected = rows.filter(rows.reason.notnull()).select(ROW, "reason")
-    return Cleaned(events=events, rejected=rejected)
+    return Cleaned(events=events, rejected=rejected, absent=absent - {"session_id"})
 
 
-def utc_microseconds(text: ir.StringValue) -> ir.IntegerValue:
-    """Microseconds since 1970-01-01 UTC for a datetime cell, or null when it cannot be parsed.
-
-    Accepts ``2021-01-23 11:57:09.286 UTC`` (any fraction length, or none), ISO 8601 with
-    ``T``, ``Z`` or a ``±HH:MM`` offset (also ``±HHMM``, ``±HH``), and naive times, taken as
-    UTC. A date alone is midnight UTC. Fractions beyond microseconds are truncated.
-    Integer arithmetic keeps durations exact: 5.001 s is never rounded to 5 s.
-
-    A plain number is a Google Sheets date-time serial (days since 1899-12-30, what a sheet
-    exports when a date cell is formatted as a number), rounded to the millisecond.
-    """
-    # Nearly every cell of an export has one shape, which the engine's cast reads directly, at
-    # a third of the cost of the general parser below. Only the other cells reach that one:
-    # the engines evaluate the common parts of an expression once for all rows, so the
-    # other cells are passed as their own column, null where the shape matched.
-    engine = text.get_backend().name
-    usual = text.re_search(_USUAL_DATETIME)
-    at_usual = try_cast(engine, text.substr(0, 23), "timestamp").delta(_EPOCH, unit="microsecond")
-    return ibis.ifelse(
-        usual, at_usual, _parse_datetime(ibis.ifelse(usual, ibis.null("string"), text), engine)
-    )
-
-
-def _parse_datetime(text: ir.StringValue, engine: str) -> ir.IntegerValue:
-    """:func:`utc_microseconds` for any cell: every accepted form, validated."""
-    upper = text.upper()
-    # One full regular expression validates; once it matches, the date and the clock sit at
-    # fixed positions, and only the short tail needs matching again (a third of the cost of
-    # extracting every group with the full expression).
-    date = upper.substr(0, 10)
-    has_clock = upper.length() >= 16
-    has_seconds = has_clock & (upper.substr(16, 1) == ":")
-    clock = ibis.cases(
-        (has_seconds, upper.substr(11, 8)),
-        (has_clock, upper.substr(11, 5).concat(":00")),
-        else_="00:00:00",
-    )
-    tail = ibis.cases(
-        (has_seconds, upper.substr(19)), (has_clock, upper.substr(16)), else_=upper.substr(10)
-    )
-    fraction = tail.re_extract(r"^[.,](\d+)", 1).nullif("")
-    zone = tail.re_extract(r"(Z|UTC|[+-]\d{2}(?::?\d{2})?)$", 1).nullif("")
-
-    # try_cast validates the calendar too: 2021-02-30 or 25:00 becomes null.
-    whole = try_cast(engine, date.concat(" ", clock), "timestamp")
-    micros = fraction.concat("000000").substr(0, 6).cast("int64").fill_null(0)
-
-    zone_digits = zone.replace(":", "")
-    sign = ibis.ifelse(zone_digits.startswith("-"), -1, 1)
-    offset_minutes = ibis.ifelse(
-        zone_digits.re_search(r"^[+-]\d"),
-        sign
-        * (
-            zone_digits.substr(1, 2).cast("int64") * 60
-            + zone_digits.substr(3, 2).nullif("").cast("int64").fill_null(0)
-        ),
-        0,
-    )
-    valid = upper.re_search(_DATETIME) & whole.notnull()
-    # delta() is exact integer arithmetic on every backend (epoch_seconds() is not).
-    since_epoch = whole.delta(_EPOCH, unit="microsecond")
-    serial = ibis.ifelse(
-        text.re_search(_SERIAL), try_cast(engine, text, "float64"), ibis.null("float64")
-    )
-    serial_ms = ((serial - _SERIAL_EPOCH_DAYS) * 86_400_000).round().cast("int64")
-    return ibis.cases(
-        (valid, since_epoch + micros - offset_minutes * 60 * _MICROS),
-        ((serial >= 1) & (serial <= _SERIAL_MAX), serial_ms * 1000),
-        else_=ibis.null("int64"),
-    )
+def derived_sessions(events: ir.Table, timeout_minutes: float) -> ir.Table:
+    """``events`` with ``session_id`` derived by inactivity: a user's events in journey order
+    form one session until the gap between two consecutive events is more than
+    ``timeout_minutes`` (exactly the timeout is the same session; a microsecond more starts
+    a new one). The id is the user's id, ``#`` and the session's number from 1 in the
+    user's journey: ``u1#1``, ``u1#2``."""
+    timeout_us = round(timeout_minutes * 60 * _MICROS_PER_SECOND)
+    journey = ibis.window(group_by=events.user_id, order_by=events._seq)
+    gap = events.ts_us - events.ts_us.lag().over(journey)
+    starts = events.mutate(_starts=ibis.ifelse(gap.isnull() | (gap > timeout_us), 1, 0))
+    so_far = ibis.window(group_by=starts.user_id, order_by=starts._seq, rows=(None, 0))
+    number = starts._starts.sum().over(so_far)
+    return starts.mutate(
+        session_id=starts.user_id.concat("#", number.cast("string"))
+    ).drop("_starts")
 
 
 def finite_price(price: JsonField, engine: str) -> ir.FloatingValue:
@@ -207,15 +159,6 @@ def _optional(t: ir.Table, column: str) -> ir.StringValue:
     return t[column] if column in t.columns else ibis.null("string")
 
 
-def _require_user_column(raw: ir.Table, params: ReportParams) -> None:
-    if params.user_column not in raw.columns:
-        raise SourceError(
-            f"user_column is {params.user_column!r} but the events have no such column "
-            f"(columns: {', '.join(c for c in raw.columns if c != ROW)}). "
-            f"Use --set user_column=session_id, or export the {params.user_column} column."
-        )
-
-
 def _with_copy_number(cells: ir.Table) -> ir.Table:
     """``cells`` with ``_copy``: 0 for the first row with its exact cells, 1 for the next...
 
@@ -239,57 +182,44 @@ def _with_copy_number(cells: ir.Table) -> ir.Table:
 
 
 def _exclusion_reason(t: ir.Table, params: ReportParams) -> ir.StringValue:
-    env = t.env.lower()
-    internal = t.is_internal_ip.lower().isin(_TRUTHY).fill_null(False)
-    rules = [
-        (t._ts_us.isnull(), "invalid_datetime"),
-        (t.session_id.isnull(), "missing_session_id"),
-    ]
+    # A rule whose column the log lacks never applies (analyses.md section 1).
+    rules = [(t._ts_us.isnull(), "invalid_datetime")]
+    if "session_id" in t.columns:
+        rules.append((t.session_id.isnull(), "missing_session_id"))
     if params.user_column != "session_id":
         rules.append((t[params.user_column].isnull(), "missing_user_id"))
-    rules.append(
-        (env.isnull() | ~env.isin([e.lower() for e in params.environments]), "non_production_env")
-    )
-    if params.exclude_internal_traffic:
-        rules.append((internal, "internal_ip"))
+    if "env" in t.columns:
+        env = t.env.lower()
+        allowed = [e.lower() for e in params.environments]
+        rules.append((env.isnull() | ~env.isin(allowed), "non_production_env"))
+    if params.exclude_internal_traffic and "is_internal_ip" in t.columns:
+        rules.append((t.is_internal_ip.lower().isin(_TRUTHY).fill_null(False), "internal_ip"))
     rules.append((t._copy > 0, "duplicate_event"))
     return ibis.cases(*rules, else_=ibis.null("string"))
 
 
-def _typed_events(analysed: ir.Table, params: ReportParams) -> ir.Table:
-    """Classified rows with exactly the columns the objectives read, plus ``reason``."""
+def _typed_events(
+    analysed: ir.Table, params: ReportParams, extras: dict[str, str]
+) -> ir.Table:
+    """Classified rows with exactly the columns the objectives read, ``reason``, the user
+    column (as ``_user`` when it is not a canonical one) and the ``extras`` (positional name
+    -> their own name) that conditions and breakdowns may name."""
     engine = analysed.get_backend().name
-
-    analysed, (root, price_node, currency, request_id) = with_json_fields(
-        analysed,
-        "params",
-        ["$", "$.event_content.price", "$.event_content.currency", "$.page.request_id"],
-    )
-    price = finite_price(price_node, engine)
+    analysed, from_params = _params_fields(analysed, params, engine)
+    present = set(analysed.columns)
+    # visitor_id and test_groups were optional before the activity model: null when absent.
+    columns = {
+        c: analysed[c] for c in _TEXT_COLUMNS if c in present
+    } | {c: _optional(analysed, c) for c in ("visitor_id", "test_groups")}
+    if params.user_column not in CANONICAL_COLUMNS:
+        columns["_user"] = analysed[params.user_column]
     events = analysed.select(
         ROW,
         "reason",
         ts_us=analysed._ts_us,
-        session_id=analysed.session_id,
-        visitor_id=_optional(analysed, "visitor_id"),
-        test_groups=_optional(analysed, "test_groups"),
-        page_type=analysed.page_type,
-        event_type=analysed.event_type,
-        om_source=analysed.om_source,
-        device_class=analysed.device_class,
-        # Not a JSON object (invalid, null, a list, blank): treated as {} and counted.
-        params_invalid=(root.kind == "object").fill_null(False) == False,  # noqa: E712
-        price=price,
-        # Present (JSON null included) but not a price.
-        price_invalid=price_node.kind.notnull() & price.isnull(),
-        currency_matches=(
-            (currency.kind == "string")
-            & (strip(engine, currency.text).upper() == params.price_currency.upper())
-        ).fill_null(False),
-        has_request_id=(
-            ((request_id.kind == "string") & (strip(engine, request_id.text).length() > 0))
-            | (request_id.kind == "number")
-        ).fill_null(False),
+        **columns,
+        **from_params,
+        **{name: analysed[positional] for positional, name in extras.items()},
     )
     # One global order for every journey: by time, ties by input order, as one exact number
     # (the time in microseconds, then the row, in decimal digits) so that no sort of every
@@ -298,3 +228,39 @@ def _typed_events(analysed: ir.Table, params: ReportParams) -> ir.Table:
         _seq=events.ts_us.cast(_SEQ) * ibis.literal(Decimal(_ROWS_PER_MICROSECOND), _SEQ)
         + events[ROW]
     )
+
+
+def _params_fields(
+    t: ir.Table, params: ReportParams, engine: str
+) -> tuple[ir.Table, dict[str, ir.Value]]:
+    """What the objectives read of ``params``: whether it is an object, the price, whether
+    the currency matches, whether there is a request id; and the table they refer to (see
+    :func:`~helpers.backend.with_json_fields`). Without a params column, every event has
+    none of them and none is invalid."""
+    if "params" not in t.columns:
+        return t, {
+            "params_invalid": ibis.literal(False),
+            "price": ibis.null("float64"),
+            "price_invalid": ibis.literal(False),
+            "currency_matches": ibis.literal(False),
+            "has_request_id": ibis.literal(False),
+        }
+    t, (root, price_node, currency, request_id) = with_json_fields(
+        t, "params", ["$", "$.event_content.price", "$.event_content.currency", "$.page.request_id"]
+    )
+    price = finite_price(price_node, engine)
+    return t, {
+        # Not a JSON object (invalid, null, a list, blank): treated as {} and counted.
+        "params_invalid": (root.kind == "object").fill_null(False) == False,  # noqa: E712
+        "price": price,
+        # Present (JSON null included) but not a price.
+        "price_invalid": price_node.kind.notnull() & price.isnull(),
+        "currency_matches": (
+            (currency.kind == "string")
+            & (strip(engine, currency.text).upper() == params.price_currency.upper())
+        ).fill_null(False),
+        "has_request_id": (
+            ((request_id.kind == "string") & (strip(engine, request_id.text).length() > 0))
+            | (request_id.kind == "number")
+        ).fill_null(False),
+    }

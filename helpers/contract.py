@@ -19,7 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from helpers.analyses import section_model
 from helpers.analyses._base import Count, Model, since
 
-SCHEMA_VERSION = "1.2.0"  # 1.1: period, insights; 1.2: analyses, insights.events_per_session
+# 1.1: period, insights; 1.2: analyses, insights.events_per_session; 1.3: the activity model
+# (objectives null when their columns are absent, objectives_unavailable, new parameters).
+SCHEMA_VERSION = "1.3.0"
 _ID = "https://example.invalid/customer-activity-report/"
 _HERE = Path(__file__).resolve().parent
 
@@ -54,12 +56,24 @@ class Source(BaseModel):
 class Parameters(Model):
     """The parameters the figures depend on, as given."""
 
-    user_column: str = Field(json_schema_extra={"enum": ["session_id", "visitor_id"]})
+    user_column: str = Field(
+        min_length=1,
+        description="session_id, visitor_id, or (since 1.3.0) any column of the events.",
+    )
     environments: list[str] = Field(min_length=1)
     exclude_internal_traffic: bool
     short_session_seconds: int | float = Field(ge=0)
     price_threshold: int | float
     price_currency: str
+    columns: dict[str, str] = since(
+        "1.3.0", description="Canonical column -> the source's header, as mapped."
+    )
+    session_timeout_minutes: int | float = since(
+        "1.3.0", gt=0, description="The inactivity gap that ends a derived session."
+    )
+    datetime_format: str | None = since(
+        "1.3.0", description="How datetime cells were read; null: ISO 8601 and Sheets serials."
+    )
 
 
 class Period(Model):
@@ -90,6 +104,16 @@ class DataQuality(Model):
     price_invalid: Count
     datetime_before_2000: Count = since("1.1.0")
     datetime_in_the_future: Count = since("1.1.0")
+    objectives_unavailable: dict[str, list[str]] = since(
+        "1.3.0",
+        description="Objectives that are null because the events lack columns they need: "
+        "{objective: [missing canonical columns]}.",
+    )
+    analyses_unavailable: dict[str, list[str]] = since(
+        "1.3.0",
+        description="Insights and analyses that are null for the same reason: "
+        "{key: [missing canonical columns]}.",
+    )
     notes: list[str] = since("1.1.0")
 
 
@@ -120,17 +144,18 @@ CountsBy = Annotated[
 
 
 class Objectives(Model):
-    """The eight objectives of the specification."""
+    """The eight objectives of the specification. Since 1.3.0 an objective whose columns the
+    events lack is null (listed in data_quality.objectives_unavailable); users_total never is."""
 
     users_total: Count
-    users_by_device_class: CountsBy
-    users_by_first_om_source: CountsBy
-    short_sessions: ShortSessions
-    users_search_then_apartment_view: Count
-    users_clicked_book_now: Count
-    users_search_start_request_draft: Count
-    price_filter: PriceFilter
-    users_with_request_id: Count
+    users_by_device_class: CountsBy | None
+    users_by_first_om_source: CountsBy | None
+    short_sessions: ShortSessions | None
+    users_search_then_apartment_view: Count | None
+    users_clicked_book_now: Count | None
+    users_search_start_request_draft: Count | None
+    price_filter: PriceFilter | None
+    users_with_request_id: Count | None
 
 
 class Document(Model):

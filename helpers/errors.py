@@ -15,3 +15,8 @@ class SourceError(ReportError):
 
 class ParameterError(ReportError):
     """A parameter file or override names an unknown key or holds a bad value."""
+
+
+class DataError(ReportError):
+    """The events were read, but a report on them would rest on nothing (most datetimes
+    unreadable): nothing is written, so the last good report is not replaced."""

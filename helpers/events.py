@@ -16,6 +16,7 @@ HTML comes from it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -129,7 +130,7 @@ class Events:
     def grains(self) -> Grains:
         """The events, users and sessions tables every objective and analysis reads."""
         with self._engine_errors():
-            return Grains.of(self.events, self.params)
+            return Grains.of(self.events, self.params, self.cleaned.absent)
 
     @property
     def users(self) -> ir.Table:
@@ -164,6 +165,7 @@ class Events:
                 grains = self.grains
             with stage("rejected rows"):
                 rejected = assembly.rejected_file_rows(self.rejected, self.raw)
+                assembly.check_datetimes(rows_read, rejected, self.params)
             with stage("insights"):
                 insights = analyses.compute_all(grains, "insights")
             with stage("analyses"):
@@ -232,7 +234,7 @@ class Events:
         if not parameters:
             return grains
         params = ReportParams.build({**self.params.model_dump(), **parameters}, origin=origin)
-        return Grains(grains.events, grains.users, grains.sessions, params)
+        return dataclasses.replace(grains, params=params)
 
     @contextmanager
     def _engine_errors(self) -> Iterator[None]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+import ibis
 import ibis.expr.types as ir
 
 from helpers.params import ReportParams
@@ -26,6 +27,8 @@ PAGE_VIEW = "page_view"
 #: What a user without a device class or without a marketing channel is counted under.
 UNKNOWN_DEVICE = "unknown"
 NO_OM_SOURCE = "no_om_source"
+# The optional text columns the users and sessions tables summarise.
+_SUMMARISED = ("page_type", "event_type", "om_source", "device_class")
 
 
 @dataclass(frozen=True)
@@ -36,12 +39,19 @@ class Grains:
     users: ir.Table
     sessions: ir.Table
     params: ReportParams
+    absent: frozenset[str] = frozenset()  # canonical columns the log does not have
 
     @classmethod
-    def of(cls, events: ir.Table, params: ReportParams) -> Grains:
+    def of(
+        cls, events: ir.Table, params: ReportParams, absent: frozenset[str] = frozenset()
+    ) -> Grains:
         """Summarise cleaned ``events`` (already materialised by cleaning) into cached users and
-        sessions tables: every objective and analysis reads them again."""
-        return cls(events, users(events).cache(), sessions(events).cache(), params)
+        sessions tables: every objective and analysis reads them again. A column the log lacks
+        is null for the summaries; whatever needs it is not reported (see helpers.activity)."""
+        complete = events.mutate(
+            **{c: ibis.null("string") for c in _SUMMARISED if c not in events.columns}
+        )
+        return cls(events, users(complete).cache(), sessions(complete).cache(), params, absent)
 
     @cached_property
     def users_total(self) -> int:

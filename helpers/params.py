@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
@@ -27,6 +27,7 @@ from pydantic import (
     field_validator,
 )
 
+from helpers.activity import check_mapping, normalise_header
 from helpers.analysis_params import FunnelSpec, LifecycleSpec, RetentionSpec, TrendsSpec
 from helpers.errors import ParameterError
 
@@ -41,6 +42,9 @@ REPORTED_PARAMETERS = (
     "short_session_seconds",
     "price_threshold",
     "price_currency",
+    "columns",
+    "session_timeout_minutes",
+    "datetime_format",
 )
 
 
@@ -116,9 +120,27 @@ class ReportParams(BaseModel):
         " ingestions of one event are duplicates) but is kept in rejected_rows.csv. None: ties"
         " break by all the row's values.",
     )
-    user_column: Literal["session_id", "visitor_id"] = Field(
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="Canonical column -> the source's header, e.g. {datetime: timestamp,"
+        " event_type: event}; headers matched trimmed, lower-cased, spaces as _.",
+    )
+    user_column: str = Field(
         default="session_id",
-        description="The column that identifies a user: session_id (the cookie) or visitor_id.",
+        min_length=1,
+        description="The column that identifies a user: session_id (the cookie), visitor_id,"
+        " or any column of the events (after columns is applied).",
+    )
+    session_timeout_minutes: int | float = Field(
+        default=30,
+        gt=0,
+        description="Without a session_id column, a gap of more than this many minutes between"
+        " two of a user's events starts a new session.",
+    )
+    datetime_format: str | None = Field(
+        default=None,
+        description="How datetime cells are written: epoch_s, epoch_ms, epoch_us, or a strftime"
+        " pattern such as '%m/%d/%Y %H:%M:%S'; None: ISO 8601 forms and Sheets serials.",
     )
     environments: list[str] = Field(
         default=["production"],
@@ -159,7 +181,34 @@ class ReportParams(BaseModel):
         description="Lifecycle of users: {period: day|week|month}.",
     )
 
-    @field_validator("short_session_seconds", "price_threshold", mode="before")
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _mapping(cls, value: Any) -> Any:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise ValueError("must be a mapping of canonical column: source header")
+        return check_mapping(value)
+
+    @field_validator("user_column")
+    @classmethod
+    def _user_column(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must name a column")
+        return normalise_header(value)
+
+    @field_validator("datetime_format")
+    @classmethod
+    def _datetime_format(cls, value: str | None) -> str | None:
+        if value is not None:
+            # Here, not at the top: datetimes builds on the engines, which read parameters.
+            from helpers.datetimes import check_datetime_format
+
+            check_datetime_format(value)
+        return value
+
+    @field_validator("short_session_seconds", "price_threshold", "session_timeout_minutes",
+                     mode="before")
     @classmethod
     def _not_bool(cls, value: Any) -> Any:
         # YAML reads `yes` as True; pydantic would then quietly take it as 1.
@@ -167,7 +216,7 @@ class ReportParams(BaseModel):
             raise ValueError("must be a number, not a boolean")
         return value
 
-    @field_validator("short_session_seconds", "price_threshold")
+    @field_validator("short_session_seconds", "price_threshold", "session_timeout_minutes")
     @classmethod
     def _finite(cls, value: float) -> float:
         if not math.isfinite(value):
@@ -291,7 +340,10 @@ def load_params(
 
 
 def parse_override(item: str) -> tuple[str, Any]:
-    """``'price_threshold=1500'`` -> ``('price_threshold', 1500)``; the value is read as YAML."""
+    """``'price_threshold=1500'`` -> ``('price_threshold', 1500)``; the value is read as YAML.
+
+    A value YAML cannot read that is no list or mapping is taken as text, so that
+    ``datetime_format=%d.%m.%Y`` (YAML would read ``%`` as a directive) needs no quotes."""
     key, sep, raw = item.partition("=")
     if not sep or not key.strip():
         raise ParameterError(
@@ -300,6 +352,8 @@ def parse_override(item: str) -> tuple[str, Any]:
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError as exc:
+        if not raw.strip().startswith(("[", "{")):
+            return key.strip(), raw.strip()
         raise ParameterError(f"--set {item!r}: the value is not valid YAML ({exc}).") from None
     return key.strip(), value
 

@@ -20,7 +20,9 @@ import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from helpers import analyses as registry
 from helpers import objectives as obj
+from helpers.activity import OBJECTIVE_NEEDS, normalise_header
 from helpers.analyses import Result
 from helpers.clean import EXCLUSION_REASONS
 from helpers.contract import (
@@ -32,7 +34,10 @@ from helpers.contract import (
     PriceFilter,
     ShortSessions,
 )
+from helpers.datetimes import suggested_format
+from helpers.errors import DataError
 from helpers.grains import Grains
+from helpers.params import ReportParams
 from helpers.sources import ROW
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -78,7 +83,11 @@ def assemble(
         source=source,
         parameters=grains.params.reported(),
         period=Period(first_event=_iso(facts["first"]), last_event=_iso(facts["last"])),
-        data_quality=data_quality(rows_read, facts, rejected),
+        data_quality=data_quality(
+            rows_read, facts, rejected,
+            objectives_unavailable=objectives_unavailable(grains),
+            analyses_unavailable=registry.unavailable(grains),
+        ),
         objectives=objectives(grains),
         insights=insights,
         analyses=analyses,
@@ -89,6 +98,20 @@ def assemble(
 
 
 def objectives(grains: Grains) -> Objectives:
+    """The eight objectives, executed; null where the events lack a column one needs."""
+    return _objectives(grains).model_copy(update=dict.fromkeys(objectives_unavailable(grains)))
+
+
+def objectives_unavailable(grains: Grains) -> dict[str, list[str]]:
+    """The objectives whose columns the events lack, with those columns."""
+    return {
+        key: missing
+        for key, needs in OBJECTIVE_NEEDS.items()
+        if (missing := [c for c in needs if c in grains.absent])
+    }
+
+
+def _objectives(grains: Grains) -> Objectives:
     """The eight objectives, executed."""
     events, users, sessions, params = grains.events, grains.users, grains.sessions, grains.params
     return Objectives(
@@ -127,8 +150,16 @@ def event_facts(events: ir.Table) -> dict[str, Any]:
     ).to_pyarrow().to_pylist()[0]
 
 
-def data_quality(rows_read: int, facts: dict[str, Any], rejected: pa.Table) -> DataQuality:
-    """Rows read, analysed and excluded by reason; flagged cells; notes in plain words."""
+def data_quality(
+    rows_read: int,
+    facts: dict[str, Any],
+    rejected: pa.Table,
+    *,
+    objectives_unavailable: dict[str, list[str]] | None = None,
+    analyses_unavailable: dict[str, list[str]] | None = None,
+) -> DataQuality:
+    """Rows read, analysed and excluded by reason; flagged cells; what cannot be answered for
+    want of columns; notes in plain words."""
     by_reason = dict.fromkeys(EXCLUSION_REASONS, 0)
     # By position: the data may have a "reason" column of its own after ours.
     for count in pc.value_counts(rejected.column(_REASON_COLUMN)).to_pylist():
@@ -141,11 +172,40 @@ def data_quality(rows_read: int, facts: dict[str, Any], rejected: pa.Table) -> D
         "price_invalid": int(facts["price_invalid"] or 0),
         "datetime_before_2000": int(facts["before_2000"] or 0),
         "datetime_in_the_future": int(facts["in_the_future"] or 0),
+        "objectives_unavailable": objectives_unavailable or {},
+        "analyses_unavailable": analyses_unavailable or {},
     }
     # Nothing is lost: a mismatch here is a bug in cleaning, never acceptable output.
     if quality["rows_analysed"] + sum(by_reason.values()) != rows_read:
         raise AssertionError(f"rows do not reconcile: {quality}")
     return DataQuality(**quality, notes=_notes(quality))
+
+
+def check_datetimes(rows_read: int, rejected: pa.Table, params: ReportParams) -> None:
+    """Refuse to report when most rows (more than half of those read) have a datetime that
+    cannot be read: every figure would rest on the few that can. The message shows three
+    such cells and the ``datetime_format`` that would read them, when their shape says."""
+    invalid = rejected.filter(pc.equal(rejected.column(_REASON_COLUMN), "invalid_datetime"))
+    if not rows_read or invalid.num_rows * 2 <= rows_read:
+        return
+    header = normalise_header(params.columns.get("datetime", "datetime"))
+    cells = invalid.column(header).to_pylist() if header in invalid.column_names else []
+    examples = list(dict.fromkeys(c for c in cells if c is not None))[:3]
+    suggestion = suggested_format([str(c) for c in examples])
+    given = f"datetime_format {params.datetime_format!r}" if params.datetime_format else (
+        "the default formats (ISO 8601, Google Sheets serial numbers)"
+    )
+    advice = (
+        f"These look like --set datetime_format='{suggestion}'."
+        if suggestion and suggestion != params.datetime_format
+        else "Give --set datetime_format=epoch_s, epoch_ms, epoch_us or a strftime pattern "
+        "such as '%d.%m.%Y %H:%M' that describes them."
+    )
+    raise DataError(
+        f"{invalid.num_rows:,} of {rows_read:,} rows have a datetime that {given} cannot read "
+        f"(invalid_datetime), e.g. {', '.join(map(repr, examples)) or 'blank cells'}. A report "
+        f"on the rest would mislead, so none was written. {advice}"
+    )
 
 
 def _notes(quality: dict[str, Any]) -> list[str]:
@@ -157,6 +217,15 @@ def _notes(quality: dict[str, Any]) -> list[str]:
         notes.append(
             "Every row was excluded (see rows_excluded and rejected_rows.csv): "
             "every figure is zero."
+        )
+    needs: dict[str, list[str]] = {}
+    unavailable = {**quality["objectives_unavailable"], **quality["analyses_unavailable"]}
+    for key, columns in unavailable.items():
+        needs.setdefault(" and ".join(columns), []).append(key)
+    for columns, keys in needs.items():
+        notes.append(
+            f"The events have no {columns} column, so these are not answered: "
+            f"{', '.join(keys)}. Map a column of yours to it with the columns parameter."
         )
     if quality["datetime_before_2000"] or quality["datetime_in_the_future"]:
         notes.append(
@@ -240,7 +309,8 @@ def _ints(exprs: dict[str, ir.Scalar]) -> dict[str, int]:
 
 def _int(expr: ir.Scalar) -> int:
     value = expr.execute()
-    return int(value) if value is not None else 0
+    # A count over no rows is null (pandas' NaN on Spark): zero.
+    return 0 if value is None or value != value else int(value)
 
 
 def _iso(micros: int | None) -> str | None:

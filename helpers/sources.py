@@ -33,23 +33,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from helpers.activity import normalise_header
 from helpers.errors import SourceError
 from helpers.params import is_google_sheet
 
-#: Columns every events table must have (after header normalisation).
-REQUIRED_COLUMNS = (
-    "datetime",
-    "session_id",
-    "page_type",
-    "event_type",
-    "params",
-    "om_source",
-    "device_class",
-    "env",
-    "is_internal_ip",
-)
-#: Columns used when present.
-OPTIONAL_COLUMNS = ("visitor_id", "test_groups")
 #: The input-order column added at load time.
 ROW = "_row"
 
@@ -157,19 +144,15 @@ def _find_order_column(table: ir.Table, names: list[str], wanted: str, origin: s
     )
 
 
-def normalise_header(name: str) -> str:
-    """``' Session ID '`` -> ``'session_id'``: trimmed, lower-cased, spaces turned into ``_``."""
-    return "_".join(name.strip().lower().split(" "))
-
-
 def normalise_headers(table: pa.Table, *, origin: str) -> pa.Table:
-    """Rename columns as the spec says, refuse duplicates, and check the required ones are there."""
+    """Rename columns as the spec says and refuse duplicates (which columns a log needs is
+    :mod:`helpers.activity`'s concern, checked after ``columns`` is applied)."""
     return table.rename_columns(normalised_names(table.column_names, origin=origin))
 
 
 def normalised_names(headers: list[str], *, origin: str) -> list[str]:
     """The spec's names for a file's headers (a blank header becomes ``unnamed_N``); refuses
-    duplicates and missing required columns."""
+    duplicates."""
     found = [str(n) for n in headers]
     names = [
         normalise_header(n.lstrip("\ufeff")) or f"unnamed_{i + 1}" for i, n in enumerate(found)
@@ -191,13 +174,6 @@ def _check_headers(found: list[str], names: list[str], *, origin: str) -> None:
         raise SourceError(
             f"{origin}: the header {seen[ROW]!r} means {ROW!r}, the name the report gives the "
             f"input order. Rename that column (any other extra column is kept and ignored)."
-        )
-    missing = [c for c in REQUIRED_COLUMNS if c not in seen]
-    if missing:
-        raise SourceError(
-            f"{origin}: missing required column(s) {', '.join(missing)}. "
-            f"Headers found: {', '.join(repr(h) for h in found) or 'none'}. "
-            f"Headers are matched after trimming, lower-casing and turning spaces into '_'."
         )
 
 

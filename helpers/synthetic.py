@@ -77,11 +77,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from helpers.sources import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
+from helpers.activity import CANONICAL_COLUMNS
 from helpers.synthetic_population import Population
 
 # Every column the report reads, required ones first: the input contract of helpers.sources.
-COLUMNS: tuple[str, ...] = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
+COLUMNS: tuple[str, ...] = CANONICAL_COLUMNS
 
 _SCHEMA = pa.schema([(name, pa.string()) for name in COLUMNS])
 

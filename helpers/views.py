@@ -67,7 +67,7 @@ def section(report: Report, key: str) -> Html:
     """One objective: its definition (the function's docstring), its numbers, a chart."""
     value = report.objectives[key]
     rows = []
-    if not isinstance(value, int):
+    if isinstance(value, dict):
         # Breakdown keys are values from the data (an om_source may well be "users"): as-is.
         rows = [
             (LABELS.get(name, name) if key in _LABELLED else name, name, count)
@@ -83,6 +83,7 @@ def section(report: Report, key: str) -> Html:
             definition=definition(key),
             labels=LABELS,
             users_total=report.objectives["users_total"],
+            missing=report.data_quality["objectives_unavailable"].get(key, []),
         )
     )
 
@@ -96,6 +97,10 @@ def insight(report: Report, key: str, *, heading: bool = False) -> Html:
     """One analysis: its narrative, its definition, its tables and charts."""
     analysis = analyses.get(key)
     result = getattr(getattr(report.document, analysis.section), key)
+    if result is None:  # the events lack a column it needs
+        missing = report.data_quality["analyses_unavailable"].get(key, [])
+        return Html(html.render("templates/unavailable.html.j2", analysis=analysis,
+                                missing=missing, heading=heading))  # fmt: skip
     return Html(analysis.html(result, heading=heading))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import random
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,9 +85,9 @@ def events_of(tmp_path: Path) -> Callable[..., Events]:
     """The events of hand-made rows: ``events_of([event(...)], user_column="visitor_id")``."""
     counter = iter(range(10_000))
 
-    def run(rows: list[dict[str, str]], columns: list[str] | None = None, **params: Any):
+    def run(rows: list[dict[str, str]], header: list[str] | None = None, **params: Any):
         # Named apart from report_of's files: an Events reads its file when first used.
-        path = write_csv(tmp_path / f"table_{next(counter)}.csv", rows, columns)
+        path = write_csv(tmp_path / f"table_{next(counter)}.csv", rows, header)
         return open_events(str(path), **params)
 
     return run
@@ -129,3 +130,37 @@ def write_typed_parquet_set(directory: Path, *, aware: bool = True) -> Path:
     pq.write_table(second, directory / "2.parquet")
     pq.write_table(first, directory / "1.parquet")
     return directory
+
+
+#: Parameters that read :func:`write_activity_log`'s file.
+ACTIVITY_PARAMS: dict[str, Any] = {
+    "columns": {"datetime": "time", "event_type": "event"},
+    "user_column": "distinct_id",
+    "datetime_format": "epoch_ms",
+    "funnels": [{"name": "signup to purchase", "window": "1 day", "breakdown": "platform",
+                 "steps": [{"event_type": "signup"}, {"event_type": "view_item"},
+                           {"event_type": "purchase"}]}],
+    "trends": {"period": "day", "breakdown": "platform",
+               "events": [{"name": "purchase", "condition": {"event_type": "purchase"}}]},
+}
+
+
+def write_activity_log(path: Path, *, users: int = 300, seed: int = 11) -> Path:
+    """A Mixpanel-like log (``distinct_id, event, time`` in epoch milliseconds, ``platform``; no
+    session_id, page_type, params, env): several days, gaps on both sides of the 30-minute
+    session timeout (exactly 30 min included), ties in time, a few unreadable times."""
+    rng = random.Random(seed)
+    start = 1_704_067_200_000  # 2024-01-01 00:00 UTC, in ms
+    gaps_ms = [0, 1_000, 60_000, 1_800_000, 1_800_001, 3_600_000, 86_400_000, 3 * 86_400_000]
+    rows = []
+    for u in range(users):
+        at = start + rng.randrange(0, 14 * 86_400_000)
+        platform = rng.choice(["ios", "android", "web", ""])
+        for step in range(rng.randint(1, 12)):
+            event = "signup" if step == 0 else rng.choice(["view_item", "view_item", "purchase"])
+            time = str(at) if rng.random() > 0.02 else rng.choice(["", "yesterday", "1e12"])
+            rows.append({"distinct_id": f"user{u}", "event": event, "time": time,
+                         "platform": platform})  # fmt: skip
+            at += rng.choice(gaps_ms)
+    rng.shuffle(rows)
+    return write_csv(path, rows, ["distinct_id", "event", "time", "platform"])

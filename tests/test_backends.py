@@ -165,3 +165,36 @@ def test_spark_says_what_is_wrong_with_a_source(spark, tmp_path: Path) -> None:
     write_csv(tmp_path / "short.csv", [{"datetime": "2021-01-01"}])
     with pytest.raises(SourceError, match="missing required column"):
         build_report(ReportParams(source=str(tmp_path / "short.csv"), backend="pyspark"))
+
+
+def test_spark_matches_duckdb_on_a_log_without_sessions(spark, tmp_path: Path) -> None:
+    from conftest import ACTIVITY_PARAMS, write_activity_log
+
+    params = {"source": str(write_activity_log(tmp_path / "log.csv")), **ACTIVITY_PARAMS}
+    duck = build_report(ReportParams.build(params))
+    assert duck.data_quality["rows_excluded"]["invalid_datetime"] > 0
+    assert duck.data_quality["objectives_unavailable"]
+    spark_report = build_report(ReportParams.build({**params, "backend": "pyspark"}))
+    _same(duck, spark_report)
+    assert spark_report.data["analyses"] == duck.data["analyses"]
+
+
+def test_spark_reads_every_datetime_format_as_duckdb(spark) -> None:
+    import pyarrow as pa
+    from test_datetimes import FORMAT_CASES
+
+    from helpers.datetimes import utc_microseconds
+
+    con = connect("pyspark").con
+    cells = pa.table({
+        "i": list(range(len(FORMAT_CASES))),
+        "f": [f for f, _, _ in FORMAT_CASES],
+        "d": [text for _, text, _ in FORMAT_CASES],
+    })  # fmt: skip
+    table = con.create_table("format_cases", cells.to_pandas(), temp=True, overwrite=True)
+    got = {}
+    for datetime_format in dict.fromkeys(cells.column("f").to_pylist()):
+        mine = table.filter(table.f == datetime_format)
+        rows = mine.select("i", us=utc_microseconds(mine.d, datetime_format)).to_pyarrow()
+        got.update(zip(rows.column("i").to_pylist(), rows.column("us").to_pylist(), strict=True))
+    assert [got[i] for i in range(len(FORMAT_CASES))] == [e for _, _, e in FORMAT_CASES]

@@ -24,6 +24,9 @@ def test_defaults_are_the_spec_defaults() -> None:
         "short_session_seconds": 5,
         "price_threshold": 1200,
         "price_currency": "EUR",
+        "columns": {},
+        "session_timeout_minutes": 30,
+        "datetime_format": None,
     }
 
 
@@ -56,7 +59,11 @@ def test_files_merge_in_order_and_overrides_win(tmp_path: Path) -> None:
     ("item", "message"),
     [
         ("user_colum=visitor_id", "unknown parameter(s) 'user_colum'"),
-        ("user_column=cookie", "user_column"),
+        ("user_column=' '", "user_column"),
+        ("user_column=[a, b]", "user_column"),
+        ("columns=[timestamp]", "columns"),
+        ("session_timeout_minutes=-1", "session_timeout_minutes"),
+        ("datetime_format=%Q", "datetime_format"),
         ("price_threshold=cheap", "price_threshold"),
         ("price_threshold=yes", "not a boolean"),
         ("price_threshold=.inf", "finite"),

@@ -349,3 +349,29 @@ def test_a_missing_driver_says_what_to_install(
     assert status == 2
     assert "pip install 'ibis-framework[postgres]'" in stderr
     assert "pip install -e '.[postgres]'" in stderr
+
+
+def test_a_log_without_sessions_matches_duckdb(url: str, tmp_path: Path) -> None:
+    from conftest import ACTIVITY_PARAMS, write_activity_log
+
+    log = write_activity_log(tmp_path / "log.csv")
+    _load(url, "activity_log", log)
+    duck = build_report(ReportParams.build({"source": str(log), **ACTIVITY_PARAMS}))
+    postgres = build_report(ReportParams.build(
+        {"backend": url, "table": "activity_log", "order_column": ORDER, **ACTIVITY_PARAMS}
+    ))  # fmt: skip
+    _same(duck, postgres, order_column=ORDER)
+
+
+def test_every_datetime_format_reads_as_on_duckdb(url: str) -> None:
+    from test_datetimes import FORMAT_CASES
+
+    from helpers.datetimes import utc_microseconds as read
+
+    con = connect(url).con
+    for datetime_format in dict.fromkeys(f for f, _, _ in FORMAT_CASES):
+        cases = [(text, expected) for f, text, expected in FORMAT_CASES if f == datetime_format]
+        cells = pa.table({"i": list(range(len(cases) + 1)), "d": [c for c, _ in cases] + [None]})
+        table = code_point_order(con.create_table("cells", cells, temp=True, overwrite=True))
+        got = table.select("i", us=read(table.d, datetime_format)).order_by("i").to_pyarrow()
+        assert got.column("us").to_pylist() == [e for _, e in cases] + [None], datetime_format

@@ -77,6 +77,9 @@ def test_parsers_never_crash_and_every_row_ends_clean_or_rejected(tmp_path: Path
               session_id=f"s{i % 3}")
         for i, (dt, params, flag, source) in enumerate(cells)
     ]
+    # As many readable times: a file with mostly unreadable ones is refused as a whole
+    # (test_activity), and this test is about every row of a report that is made.
+    rows += [event(session_id=f"s{i % 3}") for i in range(len(rows))]
     path = write_csv(tmp_path / "fuzz.csv", rows)
     report = build_report(ReportParams(source=str(path)))
     q = report.data_quality

@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import COLUMNS, event, write_csv, write_typed_parquet_set
 
+from helpers import open_events
 from helpers.errors import SourceError
 from helpers.sources import ROW, read_events
 
@@ -32,15 +33,18 @@ def test_cells_stay_text_as_written(tmp_path: Path) -> None:
     assert table.column(ROW).to_pylist() == [0]
 
 
-def test_missing_required_columns_are_all_named(tmp_path: Path) -> None:
+def test_only_datetime_and_the_user_column_are_required(tmp_path: Path) -> None:
     path = tmp_path / "events.csv"
-    path.write_text("datetime,Session ID,params\n2021-01-23,1,{}\n")
+    path.write_text("when,Session ID,params\n2021-01-23,1,{}\n")
+    assert read_events(str(path)).table.column_names == ["when", "session_id", "params", ROW]
     with pytest.raises(SourceError) as caught:
-        read_events(str(path))
+        open_events(str(path)).report()
     message = str(caught.value)
-    for column in ("page_type", "event_type", "om_source", "device_class", "env", "is_internal_ip"):
-        assert column in message
-    assert "'Session ID'" in message  # the headers found
+    assert "no datetime column" in message
+    assert "when, session_id, params" in message  # the headers found
+    assert "columns={datetime: timestamp}" in message
+    report = open_events(str(path), columns={"datetime": "when"}).report()
+    assert report.objectives["users_total"] == 1
 
 
 def test_blank_header_cells_name_extra_columns(tmp_path: Path) -> None:

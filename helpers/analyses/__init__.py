@@ -13,14 +13,14 @@ import importlib
 import pkgutil
 from typing import Any
 
-from pydantic import create_model
+from pydantic import Field, create_model
 
 from helpers.analyses._base import Analysis, Model, Result, since
 from helpers.grains import Grains
 
 __all__ = [
     "ANALYSES", "Analysis", "Result", "analysis_of", "compute_all", "get", "in_section",
-    "insights_model", "section_model",
+    "insights_model", "section_model", "unavailable",
 ]  # fmt: skip
 
 
@@ -60,7 +60,15 @@ def in_section(section: str) -> tuple[Analysis, ...]:
 
 def compute_all(grains: Grains, section: str = "insights") -> dict[str, Any]:
     """Every analysis of ``section``'s result, in report order."""
-    return {analysis.key: analysis.compute(grains) for analysis in in_section(section)}
+    return {
+        analysis.key: None if analysis.missing(grains) else analysis.compute(grains)
+        for analysis in in_section(section)
+    }
+
+
+def unavailable(grains: Grains) -> dict[str, list[str]]:
+    """The analyses that cannot be computed, with the columns each needs and the log lacks."""
+    return {a.key: a.missing(grains) for a in ANALYSES if a.missing(grains)}
 
 
 _DESCRIPTIONS = {
@@ -79,8 +87,17 @@ def section_model(section: str) -> type[Model]:
         section.capitalize(),
         __config__=Model.model_config,
         __doc__=_DESCRIPTIONS[section],
-        **{a.key: (a.result, since(a.since) if a.since else ...) for a in in_section(section)},
+        **{a.key: _field(a) for a in in_section(section)},
     )
+
+
+def _field(analysis: Analysis) -> tuple[Any, Any]:
+    # Always present; an analysis that needs optional columns is null on a log without them.
+    if not analysis.needs:
+        return analysis.result, since(analysis.since) if analysis.since else ...
+    note = {"description": f"null when the events have no {' or no '.join(analysis.needs)} column."}
+    field = since(analysis.since, **note) if analysis.since else Field(**note)
+    return analysis.result | None, field
 
 
 def insights_model() -> type[Model]:

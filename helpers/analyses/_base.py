@@ -90,6 +90,11 @@ class Analysis:
     since: str | None = None  # the schema version that added it, if later than its section
     section: str = "insights"  # the block of report.json it is written in
     spec: str | None = None  # the report parameter holding its definition, if it has one
+    needs: tuple[str, ...] = ()  # optional columns it reads: without one, it is null
+
+    def missing(self, grains: Grains) -> list[str]:
+        """The columns it needs that the events do not have."""
+        return [c for c in self.needs if c in grains.absent]
 
     @property
     def definition(self) -> str:

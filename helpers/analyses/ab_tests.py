@@ -238,4 +238,5 @@ ANALYSIS = Analysis(
     result=AbTests,
     order=60,
     parameters=("control_groups",),
+    needs=("event_type",),
 )

@@ -137,4 +137,5 @@ ANALYSIS = Analysis(
     compute=attribution,
     result=Attribution,
     order=20,
+    needs=("om_source", "event_type"),
 )

@@ -164,4 +164,5 @@ ANALYSIS = Analysis(
     compute=marketplace_funnel,
     result=Funnel,
     order=10,
+    needs=("page_type", "event_type"),
 )

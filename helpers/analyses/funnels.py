@@ -139,7 +139,9 @@ def funnels(grains: Grains) -> Funnels:
     the value of the column on their first event where it is not null, or ``(none)``; values
     are ordered by their users, most first, then by value.
     """
-    specs = grains.params.funnels if grains.params.funnels is not None else [DEFAULT_FUNNEL]
+    specs = grains.params.funnels
+    if specs is None:  # the marketplace funnel, when the log has its columns
+        specs = [] if grains.absent & {"page_type", "event_type"} else [DEFAULT_FUNNEL]
     return Funnels([funnel_of(grains, spec) for spec in specs])
 
 

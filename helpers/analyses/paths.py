@@ -112,4 +112,5 @@ ANALYSIS = Analysis(
     compute=paths,
     result=Paths,
     order=40,
+    needs=("page_type",),
 )

@@ -160,4 +160,5 @@ ANALYSIS = Analysis(
     result=Sessions,
     order=30,
     parameters=("short_session_seconds",),
+    needs=("event_type",),
 )

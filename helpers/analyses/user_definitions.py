@@ -107,4 +107,5 @@ ANALYSIS = Analysis(
     compute=user_definitions,
     result=UserDefinitions,
     order=70,
+    needs=("event_type", "params"),
 )

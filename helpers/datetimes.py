@@ -1,0 +1,281 @@
+"""Datetimes: every way a datetime cell may be written, read to microseconds since 1970 UTC.
+
+By default (``datetime_format`` null) a cell is an ISO 8601 form or a Google Sheets serial
+number (:func:`utc_microseconds`). ``datetime_format`` names another way, as trackers write
+times: ``epoch_s``, ``epoch_ms`` or ``epoch_us`` (Mixpanel's ``time``, GA4's
+``event_timestamp``), or a strftime pattern such as ``%m/%d/%Y %H:%M:%S``. Everything is
+Ibis string and integer arithmetic, so every backend reads a cell the same way, exactly.
+
+>>> check_datetime_format("%m/%d/%Y %H:%M")
+>>> check_datetime_format("%Q")
+Traceback (most recent call last):
+...
+ValueError: %Q is not supported; use %Y %y %m %d %H %I %p %M %S %f %z %b %B %%
+"""
+
+from __future__ import annotations
+
+import re
+
+import ibis
+import ibis.expr.types as ir
+
+from helpers.backend import try_cast
+
+#: The epoch formats and the microseconds in one of their units.
+EPOCH_UNITS = {"epoch_s": 1_000_000, "epoch_ms": 1_000, "epoch_us": 1}
+
+_MICROS = 1_000_000
+_EPOCH = ibis.timestamp("1970-01-01 00:00:00")
+
+# An offset as ISO 8601 allows it: hours 00-23, minutes 00-59 (+25:00 or -00:60 is no offset).
+_OFFSET = r"[+-](?:[01]\d|2[0-3])(?::?[0-5]\d)?"
+# A date, optionally a time (minutes, seconds and any fraction optional), optionally a zone.
+# Matched against the upper-cased cell, so "t", "z" and "utc" are accepted too.
+_DATETIME = (
+    r"^(\d{4}-\d{2}-\d{2})"
+    r"(?:[T ](\d{2}:\d{2}(?::\d{2})?)(?:[.,](\d+))?)?"
+    r" *(Z|UTC|" + _OFFSET + r")?$"
+)
+# What exports write: 2021-01-23 11:57:09.286 UTC.
+_USUAL_DATETIME = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3} UTC$"
+# A Google Sheets date-time serial: days since 1899-12-30 (a cell formatted as a number).
+_SERIAL = r"^\d{1,7}(\.\d+)?$"
+_SERIAL_EPOCH_DAYS = 25569  # 1970-01-01 as a serial
+_SERIAL_MAX = 2958465  # 9999-12-31
+# An epoch number: an integer or a decimal, no exponent.
+_EPOCH_NUMBER = r"^[+-]?\d+(\.\d+)?$"
+# 0001-01-01 and 9999-12-31 23:59:59.999999: what the ISO forms can write.
+_FIRST_US, _LAST_US = -62_135_596_800_000_000, 253_402_300_799_999_999
+
+_MONTHS = ("JANUARY", "FEBRUARY", "MARCH", "APRIL", "MAY", "JUNE", "JULY", "AUGUST",
+           "SEPTEMBER", "OCTOBER", "NOVEMBER", "DECEMBER")  # fmt: skip
+# strftime directives: the field each fills and the text it matches (as Python's strptime
+# does: one or two digits for a month, a day or an hour), on the upper-cased cell.
+_DIRECTIVES = {
+    "Y": ("year", r"\d{4}"),
+    "y": ("year2", r"\d{2}"),
+    "m": ("month", r"1[0-2]|0[1-9]|[1-9]"),
+    "d": ("day", r"3[01]|[12]\d|0[1-9]|[1-9]"),
+    "H": ("hour", r"2[0-3]|[01]\d|\d"),
+    "I": ("hour12", r"1[0-2]|0[1-9]|[1-9]"),
+    "p": ("ampm", r"AM|PM"),
+    "M": ("minute", r"[0-5]\d|\d"),
+    "S": ("second", r"[0-5]\d|\d"),
+    "f": ("fraction", r"\d{1,6}"),
+    "z": ("zone", r"Z|" + _OFFSET),
+    "b": ("month_name", "|".join(m[:3] for m in _MONTHS)),
+    "B": ("month_name", "|".join(_MONTHS)),
+}
+# Directives that fill the same part of a date: a pattern may give each part once.
+_SLOTS = {"year2": "year", "month_name": "month", "hour12": "hour"}
+
+
+def check_datetime_format(value: str) -> None:
+    """Refuse a ``datetime_format`` that cannot be read, saying what can."""
+    if value not in EPOCH_UNITS:
+        _compile(value)
+
+
+def utc_microseconds(text: ir.StringValue, datetime_format: str | None = None) -> ir.IntegerValue:
+    """Microseconds since 1970-01-01 UTC for a datetime cell, or null when it cannot be parsed.
+
+    Accepts ``2021-01-23 11:57:09.286 UTC`` (any fraction length, or none), ISO 8601 with
+    ``T``, ``Z`` or a ``±HH:MM`` offset (also ``±HHMM``, ``±HH``; hours up to 23, minutes up
+    to 59), and naive times, taken as UTC. A date alone is midnight UTC, or midnight at its
+    offset (``2021-01-23+05:30`` is 2021-01-22 18:30 UTC). Fractions beyond microseconds are
+    truncated. Integer arithmetic keeps durations exact: 5.001 s is never rounded to 5 s.
+
+    A plain number is a Google Sheets date-time serial (days since 1899-12-30, what a sheet
+    exports when a date cell is formatted as a number), rounded to the millisecond.
+
+    With ``datetime_format``, only that form is read (see :func:`epoch_microseconds` and
+    :func:`pattern_microseconds`).
+    """
+    if datetime_format in EPOCH_UNITS:
+        return epoch_microseconds(text, datetime_format)
+    if datetime_format is not None:
+        return pattern_microseconds(text, datetime_format)
+    # Nearly every cell of an export has one shape, which the engine's cast reads directly, at
+    # a third of the cost of the general parser below. Only the other cells reach that one:
+    # the engines evaluate the common parts of an expression once for all rows, so the
+    # other cells are passed as their own column, null where the shape matched.
+    engine = text.get_backend().name
+    usual = text.re_search(_USUAL_DATETIME)
+    at_usual = try_cast(engine, text.substr(0, 23), "timestamp").delta(_EPOCH, unit="microsecond")
+    return ibis.ifelse(
+        usual, at_usual, _parse_datetime(ibis.ifelse(usual, ibis.null("string"), text), engine)
+    )
+
+
+def epoch_microseconds(text: ir.StringValue, datetime_format: str) -> ir.IntegerValue:
+    """An ``epoch_s`` / ``epoch_ms`` / ``epoch_us`` cell: an integer or decimal number (no
+    exponent) of seconds, milliseconds or microseconds since 1970-01-01 UTC, read exactly;
+    digits below a microsecond are truncated. Beyond the years 1-9999 it is not a datetime."""
+    unit = EPOCH_UNITS[datetime_format]
+    digits = len(str(unit)) - 1  # of a fraction that still counts
+    number = ibis.ifelse(text.re_search(_EPOCH_NUMBER), text, ibis.null("string"))
+    negative = number.startswith("-")
+    unsigned = number.re_replace(r"^[+-]", "")
+    whole = unsigned.re_extract(r"^(\d+)", 1).re_replace(r"^0+", "")
+    fraction = unsigned.re_extract(r"\.(\d+)$", 1).concat("0" * digits).substr(0, digits)
+    # Only digits reach the casts, at most 18 of them (int64 holds them): a plain cast cannot
+    # fail on any engine. Past 18 - digits digits no value is a datetime anyway.
+    whole_us = ibis.ifelse(
+        whole.length() <= 18 - digits,
+        whole.nullif("").fill_null("0").substr(0, 18).cast("int64") * unit,
+        ibis.null("int64"),
+    )
+    fraction_us = fraction.cast("int64").fill_null(0) if digits else ibis.literal(0, "int64")
+    magnitude = whole_us + fraction_us
+    micros = ibis.ifelse(negative, -magnitude, magnitude)
+    return ibis.ifelse(micros.between(_FIRST_US, _LAST_US), micros, ibis.null("int64"))
+
+
+def pattern_microseconds(text: ir.StringValue, datetime_format: str) -> ir.IntegerValue:
+    """A cell written as the strftime ``datetime_format`` says, matched whole (case
+    insensitive for month names and AM/PM). Fields it lacks are those of 1900-01-01
+    00:00:00; without ``%z`` the time is UTC. ``%y`` is 1969-2068, as Python reads it. The
+    date and time are then validated as every ISO cell is (2021-02-30 is not a date)."""
+    regex, fields = _compile(datetime_format)
+    upper = text.upper()
+    matched = upper.re_search(regex)
+
+    def field(name: str, default: str, width: int) -> ir.StringValue:
+        if name not in fields:
+            return ibis.literal(default)
+        return upper.re_extract(regex, fields[name]).lpad(width, "0")
+
+    # No casts below: a cell that does not match gives empty fields, which no engine casts.
+    if "year2" in fields:
+        two = upper.re_extract(regex, fields["year2"])
+        year = ibis.ifelse(two >= "69", "19", "20").concat(two)
+    else:
+        year = field("year", "1900", 4)
+    if "month_name" in fields:
+        name = upper.re_extract(regex, fields["month_name"]).substr(0, 3)
+        month = ibis.cases(*[(name == m[:3], f"{i:02d}") for i, m in enumerate(_MONTHS, 1)])
+    else:
+        month = field("month", "01", 2)
+    if "hour12" in fields:
+        twelve = upper.re_extract(regex, fields["hour12"]).lpad(2, "0")
+        pm = upper.re_extract(regex, fields["ampm"]) == "PM"
+        hour = ibis.cases(
+            *[(twelve == f"{h:02d}", ibis.ifelse(pm, f"{h % 12 + 12:02d}", f"{h % 12:02d}"))
+              for h in range(1, 13)],
+            else_="",
+        )  # fmt: skip
+    else:
+        hour = field("hour", "00", 2)
+    iso = year.concat(
+        "-", month, "-", field("day", "01", 2), "T", hour, ":", field("minute", "00", 2), ":",
+        field("second", "00", 2), ".", field("fraction", "0", 1),
+        upper.re_extract(regex, fields["zone"]) if "zone" in fields else ibis.literal(""),
+    )  # fmt: skip
+    engine = text.get_backend().name
+    return _parse_datetime(ibis.ifelse(matched, iso, ibis.null("string")), engine)
+
+
+def _compile(pattern: str) -> tuple[str, dict[str, int]]:
+    """A strftime pattern as a whole-cell regular expression and the group of each field."""
+    parts, fields = [], {}
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char != "%":
+            parts.append(re.escape(char.upper()))
+            i += 1
+            continue
+        directive = pattern[i + 1 : i + 2]
+        if directive == "%":
+            parts.append("%")
+        elif directive in _DIRECTIVES:
+            name, matches = _DIRECTIVES[directive]
+            if _SLOTS.get(name, name) in {_SLOTS.get(f, f) for f in fields}:
+                raise ValueError(f"{pattern!r} gives the {_SLOTS.get(name, name)} twice")
+            fields[name] = len(fields) + 1
+            parts.append(f"({matches})")
+        else:
+            supported = " ".join(f"%{d}" for d in _DIRECTIVES)
+            raise ValueError(f"%{directive} is not supported; use {supported} %%")
+        i += 2
+    if ("ampm" in fields) != ("hour12" in fields):
+        raise ValueError(f"{pattern!r}: %I (12-hour clock) needs %p (AM/PM), and %p needs %I")
+    return "^" + "".join(parts) + "$", fields
+
+
+def _parse_datetime(text: ir.StringValue, engine: str) -> ir.IntegerValue:
+    """:func:`utc_microseconds` for any cell: every accepted form, validated."""
+    upper = text.upper()
+    # One full regular expression validates; once it matches, the date and the clock sit at
+    # fixed positions, and only the short tail needs matching again (a third of the cost of
+    # extracting every group with the full expression).
+    date = upper.substr(0, 10)
+    # A clock follows the date after T or a space; "2021-01-23+05:30" is a date and a zone.
+    has_clock = upper.substr(10, 2).re_search(r"^[T ]\d$")
+    has_seconds = has_clock & (upper.substr(16, 1) == ":")
+    clock = ibis.cases(
+        (has_seconds, upper.substr(11, 8)),
+        (has_clock, upper.substr(11, 5).concat(":00")),
+        else_="00:00:00",
+    )
+    tail = ibis.cases(
+        (has_seconds, upper.substr(19)), (has_clock, upper.substr(16)), else_=upper.substr(10)
+    )
+    fraction = tail.re_extract(r"^[.,](\d+)", 1).nullif("")
+    zone = tail.re_extract(r"(Z|UTC|" + _OFFSET + r")$", 1).nullif("")
+
+    # try_cast validates the calendar too: 2021-02-30 or 25:00 becomes null.
+    whole = try_cast(engine, date.concat(" ", clock), "timestamp")
+    micros = fraction.concat("000000").substr(0, 6).cast("int64").fill_null(0)
+
+    zone_digits = zone.replace(":", "")
+    sign = ibis.ifelse(zone_digits.startswith("-"), -1, 1)
+    offset_minutes = ibis.ifelse(
+        zone_digits.re_search(r"^[+-]\d"),
+        sign
+        * (
+            zone_digits.substr(1, 2).cast("int64") * 60
+            + zone_digits.substr(3, 2).nullif("").cast("int64").fill_null(0)
+        ),
+        0,
+    )
+    valid = upper.re_search(_DATETIME) & whole.notnull()
+    # delta() is exact integer arithmetic on every backend (epoch_seconds() is not).
+    since_epoch = whole.delta(_EPOCH, unit="microsecond")
+    serial = ibis.ifelse(
+        text.re_search(_SERIAL), try_cast(engine, text, "float64"), ibis.null("float64")
+    )
+    serial_ms = ((serial - _SERIAL_EPOCH_DAYS) * 86_400_000).round().cast("int64")
+    return ibis.cases(
+        (valid, since_epoch + micros - offset_minutes * 60 * _MICROS),
+        ((serial >= 1) & (serial <= _SERIAL_MAX), serial_ms * 1000),
+        else_=ibis.null("int64"),
+    )
+
+
+def suggested_format(examples: list[str]) -> str | None:
+    """A ``datetime_format`` that reads cells like ``examples``, when their shape says one.
+
+    >>> suggested_format(["1611360044", "1611360050"])
+    'epoch_s'
+    >>> suggested_format(["01/23/2021 00:00:44"])
+    '%m/%d/%Y %H:%M:%S'
+    """
+    cells = [e.strip() for e in examples if e and e.strip()]
+    if not cells:
+        return None
+    if all(re.fullmatch(r"-?\d+(\.\d+)?", c) for c in cells):
+        digits = max(len(c.lstrip("-").split(".")[0]) for c in cells)
+        return {10: "epoch_s", 13: "epoch_ms", 16: "epoch_us"}.get(digits)
+    shape = r"(\d{1,2})([/.-])(\d{1,2})\2(\d{4})(?:[ T](\d{1,2}:\d{2}(:\d{2})?))?"
+    shapes = [re.fullmatch(shape, c) for c in cells]
+    if not all(shapes):
+        return None
+    day_first = any(int(m.group(1)) > 12 for m in shapes if m)
+    sep = shapes[0].group(2) if shapes[0] else "/"
+    date = sep.join(["%d", "%m", "%Y"] if day_first else ["%m", "%d", "%Y"])
+    first = shapes[0]
+    if first and first.group(5):
+        return date + (" %H:%M:%S" if first.group(6) else " %H:%M")
+    return date
