@@ -191,7 +191,9 @@ def test_spark_reads_every_datetime_format_as_duckdb(spark) -> None:
         "f": [f for f, _, _ in FORMAT_CASES],
         "d": [text for _, text, _ in FORMAT_CASES],
     })  # fmt: skip
-    table = con.create_table("format_cases", cells.to_pandas(), temp=True, overwrite=True)
+    # A view, not a table: nothing is written to spark-warehouse/.
+    spark.createDataFrame(cells.to_pandas()).createOrReplaceTempView("format_cases")
+    table = con.table("format_cases")
     got = {}
     for datetime_format in dict.fromkeys(cells.column("f").to_pylist()):
         mine = table.filter(table.f == datetime_format)
