@@ -324,3 +324,27 @@ def test_progress_shows_on_a_terminal_and_stays_quiet_otherwise(tmp_path: Path) 
     piped = cli("run", "--json-only", "--out", str(tmp_path / "piped"))
     assert piped.returncode == 0, piped.stderr
     assert "stages" not in piped.stderr and "cleaning" not in piped.stderr
+
+
+def test_a_log_in_another_shape_through_papermill_says_what_it_cannot_answer(
+    tmp_path: Path,
+) -> None:
+    from conftest import write_activity_log
+
+    log = write_activity_log(tmp_path / "log.csv", users=60)
+    params = tmp_path / "log.yaml"
+    params.write_text(
+        "columns: {datetime: time, event_type: event}\nuser_column: distinct_id\n"
+        "datetime_format: epoch_ms\ntrends: {period: day, breakdown: platform}\n"
+    )
+    out = tmp_path / "out"
+    result = cli("run", "--source", str(log), "--params", str(params), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["objectives"]["short_sessions"] is None
+    assert report["data_quality"]["objectives_unavailable"]["short_sessions"] == ["page_type"]
+    page = (out / "report.html").read_text()
+    assert assert_shows_report_numbers(page, report) >= 10
+    assert "Not answered: this question needs the\npage_type column" in page
+    assert "Not answered: this analysis needs the\npage_type column" in page  # paths
+    assert "The events have no page_type column" in page
