@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from helpers.errors import ReportError
@@ -24,8 +27,14 @@ def main(argv: list[str] | None = None) -> int:
         # Stage timings and retries, on stderr; the report logs no secrets at any level.
         logging.basicConfig(format="%(name)s: %(message)s")
         logging.getLogger("helpers").setLevel(logging.DEBUG)
+    # A batch scheduler stops a run with SIGTERM: clean up as for Ctrl-C (staging, spill).
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.command(args)
+    except _Terminated:
+        _fail(args, "terminated: no output was replaced.")
+        return 143
     except ReportError as exc:
         _fail(args, f"error: {exc}")
         return EXIT_USER_ERROR
@@ -44,16 +53,25 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the run is, so that every ``finally`` cleans up."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 def _run(args: argparse.Namespace) -> int:
     overrides = list(args.set or [])
     if args.source is not None:
         overrides.append(f"source={args.source}")
     files: list[str | None] = list(args.params or []) or [None]
     status = EXIT_OK
+    names = batch_names([f for f in files if f]) if len(files) > 1 else {}
     for file in files:
         out = Path(args.out)
         if len(files) > 1:  # a batch: one directory per parameter set
-            out = out / Path(file).stem
+            out = out / names[file]
         try:
             params = load_params([file] if file else [], _quoted(overrides))
             written = run_report(params, out, json_only=args.json_only, notebook=args.notebook)
@@ -66,6 +84,28 @@ def _run(args: argparse.Namespace) -> int:
         for path in written.values():
             print(path)
     return status
+
+
+def batch_names(files: list[str]) -> dict[str, str]:
+    """The output directory of each parameter file of a batch: its name without the suffix,
+    or, where two files share a name (``a/day.yaml``, ``b/day.yaml``), its path from their
+    common folder with ``-`` for ``/`` (``a-day``, ``b-day``), so no report replaces another."""
+    stems = [Path(f).stem for f in files]
+    names = {}
+    for file, stem in zip(files, stems, strict=True):
+        if stems.count(stem) == 1:
+            names[file] = stem
+            continue
+        twins = [Path(f).resolve() for f, s in zip(files, stems, strict=True) if s == stem]
+        common = Path(os.path.commonpath(twins))
+        relative = Path(file).resolve().relative_to(common).with_suffix("")
+        names[file] = "-".join(relative.parts) or stem
+    if len(set(names.values())) < len(names):  # the same file twice
+        raise ReportError(
+            f"the batch names one parameter file more than once ({', '.join(files)}): "
+            f"give each once."
+        )
+    return names
 
 
 def _synth(args: argparse.Namespace) -> int:

@@ -247,8 +247,10 @@ def _parse_datetime(text: ir.StringValue, engine: str) -> ir.IntegerValue:
         text.re_search(_SERIAL), try_cast(engine, text, "float64"), ibis.null("float64")
     )
     serial_ms = ((serial - _SERIAL_EPOCH_DAYS) * 86_400_000).round().cast("int64")
+    utc = since_epoch + micros - offset_minutes * 60 * _MICROS
     return ibis.cases(
-        (valid, since_epoch + micros - offset_minutes * 60 * _MICROS),
+        # 9999-12-31T23:59:59-01:00 is in the year 10000 in UTC: no date the report can write.
+        (valid & utc.between(_FIRST_US, _LAST_US), utc),
         ((serial >= 1) & (serial <= _SERIAL_MAX), serial_ms * 1000),
         else_=ibis.null("int64"),
     )

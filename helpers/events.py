@@ -245,6 +245,13 @@ class Events:
         except ReportError:
             raise
         except Exception as exc:
+            if type(exc).__name__ == "OutOfMemoryException":  # duckdb's, by name: no import
+                limit = self.params.memory_limit
+                raise ReportError(
+                    f"DuckDB ran out of memory{f' within memory_limit {limit}' if limit else ''}"
+                    f" ({str(exc).splitlines()[0]}). Raise memory_limit, or leave it unset to "
+                    f"use most of the machine's memory; beyond it DuckDB spills to disk."
+                ) from None
             damaged = next((f for f in self._files if f in str(exc)), None)
             if damaged is None:
                 raise

@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import yaml
 from pydantic import (
@@ -134,6 +134,7 @@ class ReportParams(BaseModel):
     session_timeout_minutes: int | float = Field(
         default=30,
         gt=0,
+        le=10**7,
         description="Without a session_id column, a gap of more than this many minutes between"
         " two of a user's events starts a new session.",
     )
@@ -150,8 +151,10 @@ class ReportParams(BaseModel):
     exclude_internal_traffic: bool = Field(
         default=True, description="Exclude rows whose is_internal_ip is true."
     )
+    # At most about 31 years: durations are compared in microseconds, as 64-bit integers.
     short_session_seconds: int | float = Field(
-        default=5, ge=0, description="A session lasting at most this many seconds is short."
+        default=5, ge=0, le=10**9,
+        description="A session lasting at most this many seconds is short.",
     )
     # int | float keeps numbers "as given" in report.json: 1200 stays 1200, not 1200.0.
     price_threshold: int | float = Field(
@@ -231,10 +234,32 @@ class ReportParams(BaseModel):
             raise ValueError("environment names must not be blank")
         return cleaned
 
+    @field_validator("source")
+    @classmethod
+    def _a_source(cls, value: str | None) -> str | None:
+        # An unset shell variable gives "": it must not mean "every file below here".
+        if value is not None and not value.strip():
+            raise ValueError(
+                "is empty: name an events file, directory, glob or Google Sheet, or leave "
+                "source out to analyse the bundled sample"
+            )
+        return value
+
+    @field_validator("credentials")
+    @classmethod
+    def _a_path(cls, value: str | None) -> str | None:
+        if value is not None and (value.lstrip().startswith("{") or "PRIVATE KEY" in value):
+            raise ValueError(
+                "looks like a key itself; give the path of the key file instead (papermill "
+                "writes parameters into the executed notebook)"
+            )
+        return value
+
     @field_validator("backend")
     @classmethod
     def _no_password(cls, value: str) -> str:
-        if "://" in value and urlsplit(value).password:
+        query = {k.lower() for k in parse_qs(urlsplit(value).query)} if "://" in value else set()
+        if "://" in value and (urlsplit(value).password or query & _PASSWORD_KEYS):
             raise ValueError(
                 "holds a password; papermill writes parameters into the executed notebook, so "
                 "give it through the driver's environment (e.g. PGPASSWORD) instead"
@@ -277,10 +302,12 @@ class ReportParams(BaseModel):
             return cls(**values)
         except ValidationError as exc:
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']} "
-                f"(got {_without_password(err['input'])!r})"
+                f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}"
+                # A value that may hold a secret is never repeated: the key and the problem are.
+                + ("" if err["loc"][:1] and err["loc"][0] in _SECRET_FIELDS
+                   else f" (got {_without_password(err['input'])!r})")
                 for err in exc.errors()
-            )
+            )  # fmt: skip
             raise ParameterError(f"{origin}: {problems}.") from None
 
     @classmethod
@@ -310,6 +337,9 @@ class ReportParams(BaseModel):
         }
 
 
+#: Parameters whose values may hold a secret by mistake: messages never repeat them.
+_SECRET_FIELDS = ("credentials", "backend")
+_PASSWORD_KEYS = {"password", "pwd", "pass", "passwd"}
 _PASSWORD_IN_URL = re.compile(r"(://[^/:@\s]*):[^@/\s]*@")
 
 
@@ -335,7 +365,8 @@ def load_params(
     for item in overrides or []:
         key, value = parse_override(item)
         values[key] = value
-        origins.append(f"--set {_without_password(item)}")
+        shown = f"{key}=…" if key in _SECRET_FIELDS else _without_password(item)
+        origins.append(f"--set {shown}")
     return ReportParams.build(values, origin=" + ".join(origins) or "parameters")
 
 
@@ -347,14 +378,17 @@ def parse_override(item: str) -> tuple[str, Any]:
     key, sep, raw = item.partition("=")
     if not sep or not key.strip():
         raise ParameterError(
-            f"--set {item!r}: expected KEY=VALUE, for example --set price_threshold=1500."
+            "--set needs KEY=VALUE, for example --set price_threshold=1500 (this one has no "
+            "'=' before its value)."
         )
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError as exc:
-        if not raw.strip().startswith(("[", "{")):
+        if not raw.strip().startswith(("[", "{", "!")):
             return key.strip(), raw.strip()
-        raise ParameterError(f"--set {item!r}: the value is not valid YAML ({exc}).") from None
+        raise ParameterError(
+            f"--set {key.strip()}: the value is not valid YAML ({_yaml_problem(exc)})."
+        ) from None
     return key.strip(), value
 
 
@@ -365,8 +399,15 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         )
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ParameterError(
+            f"parameter file {path} is not UTF-8 text (saved as Latin-1 or Windows-1252?): "
+            f"save it as UTF-8."
+        ) from None
     except yaml.YAMLError as exc:
-        raise ParameterError(f"parameter file {path} is not valid YAML: {exc}") from None
+        raise ParameterError(
+            f"parameter file {path} is not valid YAML: {_yaml_problem(exc)}."
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -374,3 +415,12 @@ def _read_yaml(path: Path) -> dict[str, Any]:
             f"parameter file {path} must hold a mapping of KEY: VALUE, not {type(data).__name__}."
         )
     return data
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML error in one line, without the text it quotes (which may be a secret)."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        where = exc.problem_mark
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        return f"{exc.problem or exc.context or 'cannot be read'}{at}"
+    return " ".join(str(exc).split())

@@ -8,11 +8,14 @@ report. ``json_only`` skips the notebook for fast batch use: the numbers come fr
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock
 
 from helpers.errors import ReportError
 from helpers.events import build_report
@@ -42,31 +45,75 @@ def run_report(
     notebook: str | os.PathLike = NOTEBOOK,
 ) -> dict[str, Path]:
     """Write report.json and rejected_rows.csv (and, unless ``json_only``, the executed
-    ``notebook`` and its HTML) into ``out_dir``; return the paths written."""
+    ``notebook`` and its HTML) into ``out_dir``; return the paths written.
+
+    A run owns the whole output set: files of the set it does not write (the HTML of an
+    earlier full run, under ``json_only``) are removed when its own files are moved in."""
     out = Path(out_dir).resolve()
     params = _with_absolute_source(params)
     _make_dir(out)
-    if json_only:
-        return write_outputs(build_report(params), out)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
+    _remove_dead_stagings(out)
+    staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING}{os.getpid()}-", dir=out))
     try:
-        _execute_notebook(
-            Path(notebook).resolve(), params, staging, failed_copy=out / FAILED_NOTEBOOK_FILE
-        )
-        (staging / HTML_FILE).write_text(html_of(staging / NOTEBOOK_FILE), encoding="utf-8")
-        written = {}
-        for name, file in (
-            ("report", REPORT_FILE),
-            ("rejected", REJECTED_FILE),
-            ("notebook", NOTEBOOK_FILE),
-            ("html", HTML_FILE),
-        ):
-            os.replace(staging / file, out / file)
-            written[name] = out / file
-        (out / FAILED_NOTEBOOK_FILE).unlink(missing_ok=True)
-        return written
+        if json_only:
+            write_outputs(build_report(params), staging)
+        else:
+            _execute_notebook(
+                Path(notebook).resolve(), params, staging, failed_copy=out / FAILED_NOTEBOOK_FILE
+            )
+            (staging / HTML_FILE).write_text(html_of(staging / NOTEBOOK_FILE), encoding="utf-8")
+        return _publish(staging, out)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
+            raise ReportError(
+                f"the outputs could not be written to {out}: {exc.strerror}. Free some space "
+                f"or choose another --out; the last good report there is unchanged."
+            ) from None
+        raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+_OUTPUT_SET = (
+    ("report", REPORT_FILE), ("rejected", REJECTED_FILE),
+    ("notebook", NOTEBOOK_FILE), ("html", HTML_FILE),
+)  # fmt: skip
+_STAGING = ".staging-"
+
+
+def _publish(staging: Path, out: Path) -> dict[str, Path]:
+    """Move a run's files from ``staging`` into ``out`` and remove the rest of the output
+    set there, holding ``out``'s lock, so that two runs into one directory never leave a mix
+    of their files."""
+    written = {}
+    with FileLock(out / ".customer-activity.lock"):
+        for name, file in _OUTPUT_SET:
+            if (staging / file).exists():
+                os.replace(staging / file, out / file)
+                written[name] = out / file
+            else:
+                (out / file).unlink(missing_ok=True)
+        (out / FAILED_NOTEBOOK_FILE).unlink(missing_ok=True)
+    return written
+
+
+def _remove_dead_stagings(out: Path) -> None:
+    """Remove staging directories left by runs that died (SIGKILL, a power cut); a live
+    run's, named after its process id, stays."""
+    for staging in out.glob(f"{_STAGING}*"):
+        pid = staging.name[len(_STAGING):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
 
 
 def notebook_parameters(params: ReportParams, out_dir: Path) -> dict[str, Any]:

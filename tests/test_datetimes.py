@@ -80,6 +80,11 @@ def test_datetime_format_reads_each_form_exactly(datetime_format, text, expected
         ("2021-01-23T00:00:00-00:60", None),
         ("2021-01-23T00:00:00+14:75", None),
         ("2021-01-23+24", None),
+        ("9999-12-31T23:59:59-01:00", None),  # the year 10000 in UTC
+        ("9999-12-31T23:59:59+01:00", _micros(9999, 12, 31, 22, 59, 59)),
+        ("0001-01-01T00:30:00+01:00", None),  # the year 0 in UTC
+        ("0000-01-01", None),
+        ("0001-01-01", _micros(1, 1, 1)),
     ],
 )
 def test_iso_offsets_are_applied_or_refused_never_taken_as_a_time(text, expected):

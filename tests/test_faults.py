@@ -1,0 +1,175 @@
+"""The second fault hunt (issue 17), the cases this module covers: each one a real run of the
+CLI or of the report, and the outcome the README's "Data quality" section promises.
+
+| case | input | outcome |
+|---|---|---|
+| empty source | `--source ''`, `--set source=` | exit 2, "is empty" |
+| a date past 9999 in UTC | `9999-12-31T23:59:59-01:00` | row quarantined as invalid_datetime |
+| same-named params in a batch | `a/day.yaml`, `b/day.yaml` | `OUT/a-day/`, `OUT/b-day/` |
+| json-only over a full run | `report.html` from before | removed with the rest of the old set |
+| a dead run's staging | `.staging-<dead pid>-*` | removed by the next run; a live one kept |
+| SIGTERM during a run | the notebook running | exit 143, no staging left, last report intact |
+| a key as credentials | `--set credentials='{... PRIVATE KEY ...}'` | exit 2, never echoed |
+| a password in a URL's query | `postgres://h/db?password=...` | exit 2, never echoed |
+| out-of-range numbers | `short_session_seconds=1e19` | exit 2 |
+| a Latin-1 params file, a YAML tag | | exit 2, one line |
+| too small a memory_limit | `memory_limit=1MB` | exit 2, what to change |
+| a full disk | a 64 KB tmpfs as `--out` (root only) | exit 2, the last report intact |
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import event, write_csv
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "helpers", *args], cwd=cwd,
+                          capture_output=True, text=True, check=False)  # fmt: skip
+
+
+def _one_paragraph(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    return result.stderr
+
+
+@pytest.mark.parametrize("args", [["--source", ""], ["--set", "source="], ["--set", "source= "]])
+def test_an_empty_source_is_an_error_not_the_current_directory(tmp_path, args):
+    message = _one_paragraph(cli("run", "--json-only", "--out", str(tmp_path), *args))
+    assert "is empty" in message
+    assert not (tmp_path / "report.json").exists()
+
+
+def test_a_date_beyond_the_year_9999_in_utc_is_quarantined(report_of):
+    report = report_of([event(), event(session_id="s2", datetime="9999-12-31T23:59:59-01:00")])
+    assert report.data_quality["rows_excluded"]["invalid_datetime"] == 1
+    assert report.data_quality["rows_analysed"] == 1
+
+
+def test_a_batch_of_same_named_parameter_files_keeps_every_report(tmp_path):
+    for folder, threshold in (("a", 1000), ("b", 2000)):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "day.yaml").write_text(f"price_threshold: {threshold}\n")
+    out = tmp_path / "out"
+    result = cli("run", "--json-only", "--out", str(out),
+                 "--params", str(tmp_path / "a" / "day.yaml"),
+                 "--params", str(tmp_path / "b" / "day.yaml"))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    import json
+
+    thresholds = {d: json.loads((out / d / "report.json").read_text())["parameters"]
+                  ["price_threshold"] for d in ("a-day", "b-day")}  # fmt: skip
+    assert thresholds == {"a-day": 1000, "b-day": 2000}
+
+
+def test_a_json_only_run_replaces_the_whole_output_set(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    for stale in ("report.html", "report.ipynb", "report.failed.ipynb"):
+        (out / stale).write_text("from an earlier run")
+    (out / "notes.txt").write_text("not ours")
+    source = write_csv(tmp_path / "e.csv", [event()])
+    result = cli("run", "--json-only", "--out", str(out), "--source", str(source))
+    assert result.returncode == 0, result.stderr
+    left = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    assert left == ["notes.txt", "rejected_rows.csv", "report.json"]
+
+
+def test_a_dead_runs_staging_is_removed_and_a_live_one_kept(tmp_path):
+    out = tmp_path / "out"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (out / f".staging-{dead.pid}-abc").mkdir(parents=True)
+    (out / f".staging-{os.getpid()}-def").mkdir()
+    source = write_csv(tmp_path / "e.csv", [event()])
+    assert cli("run", "--json-only", "--out", str(out), "--source", str(source)).returncode == 0
+    assert not (out / f".staging-{dead.pid}-abc").exists()
+    assert (out / f".staging-{os.getpid()}-def").exists()
+
+
+@pytest.mark.slow
+def test_sigterm_cleans_up_like_ctrl_c_and_keeps_the_last_report(tmp_path):
+    out = tmp_path / "out"
+    source = write_csv(tmp_path / "e.csv", [event()])
+    assert cli("run", "--json-only", "--out", str(out), "--source", str(source)).returncode == 0
+    before = (out / "report.json").read_text()
+    run = subprocess.Popen([sys.executable, "-m", "helpers", "run", "--out", str(out)],
+                           cwd=ROOT, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not list(out.glob(".staging-*")) and time.monotonic() < deadline:
+        time.sleep(0.05)  # until the run has started writing
+    run.send_signal(signal.SIGTERM)
+    _, stderr = run.communicate(timeout=120)
+    assert run.returncode == 143, stderr
+    assert "terminated: no output was replaced" in stderr
+    assert not list(out.glob(".staging-*"))
+    assert (out / "report.json").read_text() == before
+
+
+@pytest.mark.parametrize(
+    ("override", "secret", "said"),
+    [
+        ('credentials={"type": "service_account", "private_key": '
+         '"-----BEGIN PRIVATE KEY-----MIIEv"}', "MIIEv", "credentials"),
+        ("credentials=-----BEGIN PRIVATE KEY-----MIIEv", "MIIEv", "path of the key file"),
+        ("backend=postgres://analyst@db.example/ev?password=s3cr3tPW", "s3cr3tPW", "password"),
+        ("backend=postgres://analyst:s3cr3tPW@db.example/ev", "s3cr3tPW", "password"),
+    ],
+)  # fmt: skip
+def test_a_secret_given_by_mistake_is_refused_and_never_repeated(tmp_path, override, secret,
+                                                                 said):  # fmt: skip
+    message = _one_paragraph(cli("run", "--json-only", "--out", str(tmp_path), "--set", override))
+    assert secret not in message
+    assert said in message
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--set", "short_session_seconds=1e19"], "less than or equal to 1000000000"),
+        (["--set", "session_timeout_minutes=1e12"], "session_timeout_minutes"),
+        (["--set", "x=!!python/object:os.system"], "not valid YAML"),
+        (["--set", "memory_limit=1MB"], "Raise memory_limit"),
+    ],
+)
+def test_values_out_of_range_are_one_paragraph(tmp_path, args, said):
+    assert said in _one_paragraph(cli("run", "--json-only", "--out", str(tmp_path), *args))
+
+
+def test_a_latin1_parameter_file_says_to_save_it_as_utf8(tmp_path):
+    params = tmp_path / "p.yaml"
+    params.write_bytes("price_currency: \"\xe9\"\n".encode("latin-1"))
+    message = _one_paragraph(cli("run", "--json-only", "--out", str(tmp_path / "o"),
+                                 "--params", str(params)))  # fmt: skip
+    assert "save it as UTF-8" in message
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
+def test_a_full_disk_is_the_users_to_fix_and_keeps_the_last_report(tmp_path):
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)],
+                      capture_output=True, check=False).returncode:  # fmt: skip
+        pytest.skip("this machine cannot mount a tmpfs")
+    try:
+        out = disk / "out"
+        small = write_csv(tmp_path / "e.csv", [event()])
+        assert cli("run", "--json-only", "--out", str(out), "--source", str(small)).returncode == 0
+        before = (out / "report.json").read_text()
+        message = _one_paragraph(cli("run", "--json-only", "--out", str(out)))  # the sample
+        assert "No space left on device" in message
+        assert (out / "report.json").read_text() == before
+        assert not list(out.glob(".staging-*"))
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
