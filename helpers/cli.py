@@ -108,6 +108,18 @@ def batch_names(files: list[str]) -> dict[str, str]:
     return names
 
 
+def _html(args: argparse.Namespace) -> int:
+    from helpers.run import html_of
+
+    notebook = Path(args.notebook)
+    if not notebook.is_file():
+        raise ReportError(f"{notebook} does not exist: give the notebook papermill wrote.")
+    target = Path(args.out) if args.out else notebook.with_suffix(".html")
+    target.write_text(html_of(notebook), encoding="utf-8")
+    print(target)
+    return EXIT_OK
+
+
 def _synth(args: argparse.Namespace) -> int:
     from helpers.synthetic import write_synthetic_events
 
@@ -192,6 +204,14 @@ def _parser() -> argparse.ArgumentParser:
     synth.add_argument("out", help="output file: .csv, .csv.gz or .parquet")
     synth.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     synth.set_defaults(command=_synth)
+
+    page = commands.add_parser(
+        "html", help="write the self-contained HTML of an executed notebook (papermill's)"
+    )
+    page.add_argument("notebook", help="executed notebook, e.g. papermill's out.ipynb")
+    page.add_argument("--out", help="HTML file to write; default: the notebook's, as .html")
+    page.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    page.set_defaults(command=_html)
 
     schemas = commands.add_parser(
         "schemas", help="regenerate the shipped JSON Schema files from the report's models"

@@ -8,6 +8,11 @@ unless ``--debug`` is given.  Anything else that escapes is a bug in this packag
 class ReportError(Exception):
     """A problem with the input or the parameters that the user can fix."""
 
+    def _render_traceback_(self) -> list[str]:
+        # IPython shows this instead of a traceback: in a notebook, as on the command line,
+        # the message is the whole story.
+        return [f"error: {self}"]
+
 
 class SourceError(ReportError):
     """The events could not be read: a missing file, a bad header, an unreachable sheet."""

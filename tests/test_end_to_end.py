@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -348,3 +349,54 @@ def test_a_log_in_another_shape_through_papermill_says_what_it_cannot_answer(
     assert "Not answered: this question needs the\npage_type column" in page
     assert "Not answered: this analysis needs the\npage_type column" in page  # paths
     assert "The events have no page_type column" in page
+
+
+def _papermill(cwd: Path, output: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "papermill", str(ROOT / "notebooks" / "customer_activity.ipynb"),
+         str(output), *args], cwd=cwd, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+
+def test_papermill_from_any_directory_writes_where_the_cli_would(tmp_path: Path) -> None:
+    name = f"test-papermill-{tmp_path.name}"
+    relative = f"outputs/{name}"
+    try:
+        for cwd in (ROOT, tmp_path):
+            result = _papermill(cwd, tmp_path / "out.ipynb", "-p", "out_dir", relative,
+                                "-p", "price_threshold", "1500")  # fmt: skip
+            assert result.returncode == 0, result.stderr
+            report = json.loads((ROOT / relative / "report.json").read_text())
+            assert report["parameters"]["price_threshold"] == 1500
+            (ROOT / relative / "report.json").unlink()
+        assert not (tmp_path / "outputs").exists() and not (ROOT.parent / "outputs" / name).exists()
+        page = tmp_path / "out.html"
+        shown = cli("html", str(tmp_path / "out.ipynb"), "--out", str(page))
+        assert shown.returncode == 0, shown.stderr
+        markup = page.read_text()
+        assert "<script src" not in markup
+        assert ".car-kpi" in markup  # the tiles carry their styles
+    finally:
+        shutil.rmtree(ROOT / relative, ignore_errors=True)
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["-p", "user_colum", "visitor_id"], "unknown parameter(s) 'user_colum'"),
+        (["-p", "short_session_seconds", "soon"], "short_session_seconds"),
+    ],
+)
+def test_papermill_mistakes_stop_at_the_first_cell_with_one_message(
+    tmp_path: Path, args: list[str], said: str
+) -> None:
+    out = tmp_path / "outputs"
+    result = _papermill(tmp_path, tmp_path / "out.ipynb", "-p", "out_dir", str(out), *args)
+    assert result.returncode != 0
+    assert said in result.stderr
+    executed = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]  # fmt: skip
+    assert len(errors) == 1
+    assert len(errors[0]["traceback"]) == 1 and errors[0]["traceback"][0].startswith("error: ")
+    assert not out.exists()
