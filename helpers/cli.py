@@ -108,6 +108,13 @@ def batch_names(files: list[str]) -> dict[str, str]:
     return names
 
 
+def _docs(args: argparse.Namespace) -> int:
+    from helpers.docs import write_definitions
+
+    print(write_definitions())
+    return EXIT_OK
+
+
 def _html(args: argparse.Namespace) -> int:
     from helpers.run import html_of
 
@@ -212,6 +219,11 @@ def _parser() -> argparse.ArgumentParser:
     page.add_argument("--out", help="HTML file to write; default: the notebook's, as .html")
     page.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     page.set_defaults(command=_html)
+
+    docs = commands.add_parser(
+        "docs", help="regenerate docs/definitions.md from the code that computes each number"
+    )
+    docs.set_defaults(command=_docs)
 
     schemas = commands.add_parser(
         "schemas", help="regenerate the shipped JSON Schema files from the report's models"
