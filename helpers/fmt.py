@@ -11,6 +11,8 @@ a rate or a duration reads the same wherever it appears.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 def count(value: int | None) -> str:
     """A count with thousands separators: ``8,991``."""
@@ -54,3 +56,28 @@ def seconds(value: float | None) -> str:
     if days.is_integer():
         return f"{days:.0f} day" + ("" if days == 1 else "s")
     return f"{days:.1f} days"
+
+
+def moment(iso: str) -> str:
+    """A UTC time from report.json in words: ``Sat 23 Jan 2021, 00:00 UTC``."""
+    at = _parse(iso)
+    return f"{at:%a} {at.day} {at:%b %Y, %H:%M} UTC"
+
+
+def period(first: str | None, last: str | None) -> str:
+    """The span of the analysed events in words: ``Sat 23 Jan 2021, 00:00-23:59 UTC`` within
+    a day, else ``Mon 4 Jan 2021, 00:00 to Sun 31 Jan 2021, 23:59 UTC``.
+
+    >>> period("2021-01-23T00:00:03.763Z", "2021-01-23T23:59:58.120Z")
+    'Sat 23 Jan 2021, 00:00-23:59 UTC'
+    """
+    if first is None or last is None:
+        return "no events analysed"
+    start, end = _parse(first), _parse(last)
+    if start.date() == end.date():
+        return f"{start:%a} {start.day} {start:%b %Y, %H:%M}-{end:%H:%M} UTC"
+    return f"{moment(first)[:-4]} to {moment(last)}"
+
+
+def _parse(iso: str) -> datetime:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00"))

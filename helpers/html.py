@@ -56,7 +56,8 @@ def _environment() -> jinja2.Environment:
     )
     env.filters.update(
         count=fmt.count, number=fmt.number, percent=fmt.percent, points=fmt.points,
-        p_value=fmt.p_value, seconds=fmt.seconds, definition=definition,
+        p_value=fmt.p_value, seconds=fmt.seconds, definition=definition, moment=fmt.moment,
+        period=fmt.period,
     )  # fmt: skip
     env.globals.update(
         pointer=pointer, bar_chart=charts.bar_chart, heatmap=charts.heatmap,

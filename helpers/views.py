@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from helpers import analyses, html, objectives
 from helpers.grains import NO_OM_SOURCE
+from helpers.params import ReportParams
 from helpers.report import Report
 
 #: Plain-words labels for the KPI tiles and the objectives' sub-counts.
@@ -59,8 +60,23 @@ def summary(report: Report) -> Html:
             labels=LABELS,
             no_om_source=NO_OM_SOURCE,
             excluded=sum(doc.data_quality.rows_excluded.model_dump().values()),
+            what_if=what_if(report),
         )
     )
+
+
+def what_if(report: Report) -> list[tuple[str, str]]:
+    """The reported parameters that differ from the defaults, as (name, value) to show: a
+    report that counts visitors or includes development traffic says so at the top."""
+    defaults = ReportParams().reported()
+    shown = []
+    for name, value in report.data["parameters"].items():
+        if value != defaults.get(name):
+            text = ", ".join(map(str, value)) if isinstance(value, list) else value
+            if isinstance(value, dict):
+                text = ", ".join(f"{k}: {v}" for k, v in value.items())
+            shown.append((name.replace("_", " "), str(text)))
+    return shown
 
 
 def section(report: Report, key: str) -> Html:
