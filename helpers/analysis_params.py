@@ -153,3 +153,25 @@ class LifecycleSpec(_Spec):
     """New, returning, resurrecting and dormant users per period."""
 
     period: Period = "week"
+
+
+def named_columns(
+    funnels: list[FunnelSpec] | None, retention: RetentionSpec, trends: TrendsSpec
+) -> list[tuple[str, str]]:
+    """Every column the analyses' definitions name, with where: ``("funnel 'x' step 2",
+    "page_type")``. The marketplace funnel (``funnels`` None) is left out: it runs only when
+    its columns exist."""
+    named = []
+    for funnel in funnels or []:
+        where = f"funnel {funnel.name!r}"
+        for i, step in enumerate(funnel.steps, 1):
+            named += [(f"{where} step {i}", column) for column in step]
+        if funnel.breakdown is not None:
+            named.append((f"{where} breakdown", funnel.breakdown))
+    for name, cond in (("start", retention.start), ("return", retention.return_)):
+        named += [(f"retention {name}", column) for column in cond or {}]
+    for event in trends.events:
+        named += [(f"trends event {event.name!r}", column) for column in event.condition]
+    if trends.breakdown is not None:
+        named.append(("trends breakdown", trends.breakdown))
+    return named

@@ -119,6 +119,19 @@ def clean_events(raw: ir.Table, params: ReportParams) -> Cleaned:
     return Cleaned(events=events, rejected=rejected, absent=absent - {"session_id"})
 
 
+def event_columns(named: list[str], params: ReportParams) -> list[str]:
+    """The text columns of the cleaned events (what a condition or a breakdown may name), from
+    the raw columns under their canonical names, as :func:`clean_events` keeps them."""
+    kept = [c for c in _TEXT_COLUMNS if c in named or c == "session_id"]
+    extras = [
+        c for c in named
+        if c not in CANONICAL_COLUMNS and c not in (ROW, params.user_column)
+        and not c.startswith("_") and c not in DERIVED_COLUMNS
+        and c != order_column_name(params.order_column)
+    ]  # fmt: skip
+    return ["user_id", *kept, "visitor_id", "test_groups", *extras]
+
+
 def derived_sessions(events: ir.Table, timeout_minutes: float) -> ir.Table:
     """``events`` with ``session_id`` derived by inactivity: a user's events in journey order
     form one session until the gap between two consecutive events is more than

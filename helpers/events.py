@@ -29,8 +29,10 @@ from tqdm import tqdm
 
 from helpers import analyses
 from helpers import report as assembly
+from helpers.activity import canonical
+from helpers.analysis_params import named_columns
 from helpers.backend import Engine, code_point_order, connect
-from helpers.clean import Cleaned, clean_events
+from helpers.clean import Cleaned, clean_events, event_columns
 from helpers.contract import Objectives
 from helpers.errors import ParameterError, ReportError, SourceError
 from helpers.grains import Grains
@@ -157,6 +159,7 @@ class Events:
     def report(self) -> Report:
         """The whole report: objectives, data quality and every analysis, validated."""
         with _progress() as stage, self._engine_errors():
+            self._check_named_columns()
             with stage("reading the events"):
                 rows_read = int(self.raw.count().to_pyarrow().as_py())
             with stage("cleaning"):
@@ -175,6 +178,18 @@ class Events:
                     grains, source=self.source, rows_read=rows_read, rejected=rejected,
                     insights=insights, analyses=answers,
                 )  # fmt: skip
+
+    def _check_named_columns(self) -> None:
+        """Refuse a definition naming a column the events lack before any row is cleaned."""
+        p = self.params
+        named = canonical(self.raw, p.columns, origin="the events").columns
+        columns = event_columns(named, p)
+        for where, column in named_columns(p.funnels, p.retention, p.trends):
+            if column not in columns:
+                raise ParameterError(
+                    f"{where}: there is no column {column!r} in the events. Columns: "
+                    f"{', '.join(columns)}."
+                )
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         # One method per analysis, named after its compute function: events.funnel().

@@ -254,3 +254,17 @@ def test_the_same_log_with_times_as_strftime_gives_the_same_report(tmp_path):
         assert by_pattern.data[block] == by_epoch.data[block], block
     sessions = by_epoch.data["insights"]["events_per_session"]["sessions_total"]
     assert 300 < sessions < by_epoch.data_quality["rows_analysed"]
+
+
+def test_a_definition_naming_an_absent_column_is_refused_before_any_row_is_cleaned(events_of):
+    # Every datetime here is unreadable: cleaning would refuse the file, but the definition
+    # is checked first, against the headers alone.
+    rows = [log_event("u1", "not a time"), log_event("u2", "nor this")]
+    events = events_of(rows, LOG, **MAPPED, trends={"breakdown": "plattform"})
+    with pytest.raises(ParameterError, match=r"trends breakdown: there is no column 'plattform'"
+                       r".*platform"):  # fmt: skip
+        events.report()
+    events = events_of(rows, LOG, **MAPPED, funnels=[
+        {"name": "f", "steps": [{"event_type": "a"}, {"page_type": "b"}]}])  # fmt: skip
+    with pytest.raises(ParameterError, match=r"funnel 'f' step 2: there is no column 'page_type'"):
+        events.report()
