@@ -22,6 +22,7 @@ def _same(duck, spark) -> None:
     assert spark.objectives == duck.objectives
     assert spark.data["period"] == duck.data["period"]
     assert spark.data["insights"] == duck.data["insights"]
+    assert spark.data["analyses"] == duck.data["analyses"]
     assert spark.rejected.to_pylist() == duck.rejected.to_pylist()
 
 
