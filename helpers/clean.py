@@ -25,11 +25,13 @@ from helpers.backend import (
     with_json_fields,
 )
 from helpers.errors import SourceError
+from helpers.jsonl import INVALID
 from helpers.params import ReportParams
 from helpers.sources import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, ROW, order_column_name
 
 #: Exclusion reasons, in the order the spec applies them (first that applies wins).
 EXCLUSION_REASONS = (
+    "invalid_json_line",  # a JSON Lines line that is not a JSON object: it has no cells
     "invalid_datetime",
     "missing_session_id",
     "missing_user_id",
@@ -86,11 +88,12 @@ def clean_events(raw: ir.Table, params: ReportParams) -> Cleaned:
     # is still one event twice.
     known = [c for c in raw.columns if c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)]
     order = order_column_name(params.order_column)
-    extras = [c for c in raw.columns if c not in (*known, ROW, order)]
+    extras = [c for c in raw.columns if c not in (*known, ROW, order, INVALID)]
     cells = computed_once(
         raw.select(
             *[strip(engine, raw[c]).nullif("").name(c) for c in known],
             *[strip(engine, raw[c]).nullif("").name(f"_extra_{i}") for i, c in enumerate(extras)],
+            *[raw[c] for c in (INVALID,) if c in raw.columns],  # kept as the reader marked it
             raw[ROW],
         )
     )
@@ -241,7 +244,8 @@ def _with_copy_number(cells: ir.Table) -> ir.Table:
 def _exclusion_reason(t: ir.Table, params: ReportParams) -> ir.StringValue:
     env = t.env.lower()
     internal = t.is_internal_ip.lower().isin(_TRUTHY).fill_null(False)
-    rules = [
+    rules = [(t[INVALID].notnull(), "invalid_json_line")] if INVALID in t.columns else []
+    rules += [
         (t._ts_us.isnull(), "invalid_datetime"),
         (t.session_id.isnull(), "missing_session_id"),
     ]

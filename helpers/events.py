@@ -35,7 +35,7 @@ from helpers.errors import ParameterError, ReportError, SourceError
 from helpers.grains import Grains
 from helpers.params import ReportParams, is_google_sheet
 from helpers.report import Report
-from helpers.sources import RawEvents, read_events, table_events
+from helpers.sources import FILE, LINE, RawEvents, read_events, table_events
 
 _log = logging.getLogger("helpers.report")
 
@@ -97,7 +97,7 @@ class Events:
             return code_point_order(
                 table_events(table, origin=p.table, order_column=p.order_column)
             )
-        if self._raw is None and self.engine.reads_files and not is_google_sheet(p.source_path):
+        if self._raw is None and self.engine.reads_files and _engine_reads(p.source_path):
             table, self._source = self.engine.read_files(p.source_path)
             return table
         self._raw = self._raw or read_events(p.source_path, **p.sheet_options())
@@ -117,8 +117,11 @@ class Events:
     @cached_property
     def cleaned(self) -> Cleaned:
         """Both halves of the input: analysed events and the reasons of the rejected rows."""
+        # Where a row is in its files is not data: two copies of an event on two lines are
+        # duplicates. Only the rejected rows, rejoined by _row, show it.
+        data = self.raw.drop(*[c for c in (LINE, FILE) if c in self.raw.columns])
         with self._engine_errors():
-            return clean_events(self.raw, self.params)
+            return clean_events(data, self.params)
 
     @property
     def events(self) -> ir.Table:
@@ -250,6 +253,13 @@ class Events:
                 f"{damaged} could not be read ({type(exc).__name__}: {exc}). The file is "
                 f"damaged or incomplete: export it again."
             ) from None
+
+
+def _engine_reads(source: str | list[str]) -> bool:
+    """Whether an engine that reads files (Spark) reads this source itself: not a Google
+    Sheet nor an Excel workbook, which are read here and handed over as rows."""
+    entries = [source] if isinstance(source, str) else source
+    return not any(is_google_sheet(s) or s.lower().endswith(".xlsx") for s in entries)
 
 
 _ANALYSES_BY_METHOD = {a.compute.__name__: a for a in analyses.ANALYSES}

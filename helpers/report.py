@@ -33,11 +33,10 @@ from helpers.contract import (
     ShortSessions,
 )
 from helpers.grains import Grains
-from helpers.sources import ROW
+from helpers.sources import FILE, HIDDEN, INVALID, LINE, ROW
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _YEAR_2000_US = 946_684_800_000_000
-_REASON_COLUMN = 1  # of the rejected rows: source_row, reason, then the raw columns
 
 
 @dataclass(frozen=True)
@@ -130,8 +129,10 @@ def event_facts(events: ir.Table) -> dict[str, Any]:
 def data_quality(rows_read: int, facts: dict[str, Any], rejected: pa.Table) -> DataQuality:
     """Rows read, analysed and excluded by reason; flagged cells; notes in plain words."""
     by_reason = dict.fromkeys(EXCLUSION_REASONS, 0)
-    # By position: the data may have a "reason" column of its own after ours.
-    for count in pc.value_counts(rejected.column(_REASON_COLUMN)).to_pylist():
+    # By position: the data may have a "reason" column of its own after ours (source_row,
+    # source_file for a set of files, reason).
+    ours = 2 if rejected.column_names[1:2] == ["source_file"] else 1
+    for count in pc.value_counts(rejected.column(ours)).to_pylist():
         by_reason[count["values"]] = count["counts"]
     quality = {
         "rows_read": rows_read,
@@ -167,21 +168,33 @@ def _notes(quality: dict[str, Any]) -> list[str]:
 
 
 def rejected_rows(table: ir.Table, reasons: ir.Table) -> ir.Table:
-    """The raw rows excluded, in input order: ``source_row`` (row 1 is the header, so the first
-    event is row 2, the row number a spreadsheet shows), ``reason``, then the raw columns.
+    """The raw rows excluded, in input order: ``source_row``, ``source_file`` when the data
+    set has several files, ``reason``, ``line`` for JSON Lines, then the raw columns.
+
+    ``source_row`` is the row's line in its file as an editor or a spreadsheet shows it (a
+    CSV's header is line 1, so its first row is 2; a JSON Lines file's first line is 1;
+    blank lines count); for a table or a Google Sheet, the row's place + 2. ``source_file``
+    is the file's path below the directory the files share. ``line`` is the text of a JSON
+    Lines line that is not a JSON object (``invalid_json_line``; blank for the others).
 
     A raw column named like one of ours (the data may have its own ``reason``) is called
     ``<name> (in the data)`` here; :func:`rejected_file_rows` gives it back its own name.
     """
     # The raw columns travel under positional names until the end: none can meet ours.
     raw_names = _raw_names(table)
-    numbered = table.select(ROW, *[table[c].name(f"_{i}") for i, c in enumerate(raw_names)])
+    located = [c for c in (LINE, FILE, INVALID) if c in table.columns]
+    numbered = table.select(
+        ROW, *located, *[table[c].name(f"_{i}") for i, c in enumerate(raw_names)]
+    )
     rows = numbered.join(reasons, ROW).order_by(ROW)
+    ours = _our_names(table)
     return rows.select(
-        (rows[ROW] + 2).name("source_row"),
+        (rows[LINE] if LINE in located else rows[ROW] + 2).name("source_row"),
+        *([rows[FILE].name("source_file")] if FILE in located else []),
         rows.reason,
+        *([rows[INVALID].name("line")] if INVALID in located else []),
         *[
-            rows[f"_{i}"].name(f"{c} (in the data)" if c in ("source_row", "reason") else c)
+            rows[f"_{i}"].name(f"{c} (in the data)" if c in ours else c)
             for i, c in enumerate(raw_names)
         ],
     )
@@ -190,11 +203,20 @@ def rejected_rows(table: ir.Table, reasons: ir.Table) -> ir.Table:
 def rejected_file_rows(rejected: ir.Table, table: ir.Table) -> pa.Table:
     """:func:`rejected_rows` executed, every raw column under its own name, as the rejected
     rows file holds them."""
-    return rejected.to_pyarrow().rename_columns(["source_row", "reason", *_raw_names(table)])
+    return rejected.to_pyarrow().rename_columns([*_our_names(table), *_raw_names(table)])
+
+
+def _our_names(table: ir.Table) -> list[str]:
+    return [
+        "source_row",
+        *(["source_file"] if FILE in table.columns else []),
+        "reason",
+        *(["line"] if INVALID in table.columns else []),
+    ]
 
 
 def _raw_names(table: ir.Table) -> list[str]:
-    return [c for c in table.columns if c != ROW]
+    return [c for c in table.columns if c not in HIDDEN]
 
 
 def validate(data: dict[str, Any]) -> None:
