@@ -53,9 +53,18 @@ _BATCH_LINES = 65_536
 _WHITESPACE = b" \t\r"
 _SKIP = re.compile(r"[ \t\n\r]*").match
 _SPACE = " \t\n\r"
-# Scanners are made on first use in each process: a Spark executor gets this module's
-# functions by value (see helpers.spark_files), and a scanner object cannot be pickled.
-_SCANNERS: dict[str, Any] = {}
+
+
+class _PerProcess(dict):
+    """A cache that pickles as an empty one: a Spark executor gets this module's functions by
+    value (see helpers.spark_files), and a scanner cannot be pickled, so each process makes
+    its own on first use."""
+
+    def __reduce__(self) -> tuple[type, tuple[()]]:
+        return (_PerProcess, ())
+
+
+_SCANNERS: dict[str, Any] = _PerProcess()
 
 
 def read_jsonl(path: Path) -> tuple[list[str], pa.Table, np.ndarray]:

@@ -284,11 +284,13 @@ def _read_jsonl(session: Any, files: list[_File]) -> Any:
     parsed = located.select(
         "*", _parse_udf()(F.col("_bytes"), F.col(LINE) == 1).alias("_parsed")
     ).filter(F.col("_parsed").isNotNull()).drop("_bytes")
-    parsed = parsed.persist()  # parsed once (the parsing is Python), read by every query
+    parsed = parsed.withColumn(
+        "_pairs", F.map_from_arrays(F.col("_parsed.keys"), F.col("_parsed.values"))
+    ).persist()  # parsed once (the parsing is Python), read by every query
     keys = _keys(parsed, files)
     cells = []
     for name, raw_keys in keys.items():
-        value = F.coalesce(*[F.col("_parsed.pairs")[k] for k in raw_keys], F.lit(""))
+        value = F.coalesce(*[F.col("_pairs")[k] for k in raw_keys], F.lit(""))
         cells.append(value.alias(name))
     hidden = [ROW, LINE, *([FILE] if FILE in parsed.columns else [])]
     return parsed.select(
@@ -340,7 +342,7 @@ def _keys(parsed: Any, files: list[_File]) -> dict[str, list[str]]:
     from pyspark.sql import functions as F
 
     firsts = (
-        parsed.select("_uri", ROW, F.posexplode(F.map_keys("_parsed.pairs")).alias("_at", "_key"))
+        parsed.select("_uri", ROW, F.posexplode("_parsed.keys").alias("_at", "_key"))
         .groupBy("_uri", "_key").agg(F.min(F.struct(ROW, "_at")).alias("_first"))
         .collect()
     )
@@ -360,14 +362,24 @@ def _parse_udf() -> Any:
     from pyspark import cloudpickle
     from pyspark.sql import functions as F
 
-    # By value: an executor then needs no copy of this package to parse lines.
+    # By value: an executor then needs no copy of this package, only Python's standard
+    # library (the parser's functions are sent, not the module, which imports pyarrow).
     cloudpickle.register_pickle_by_value(jsonl)
+    parse_line, blank = jsonl.parse_line, jsonl.BLANK
 
     def parse(raw: bytes, first: bool) -> Any:
-        parsed = jsonl.parse_line(raw, first=first)
-        return None if parsed is jsonl.BLANK else parsed
+        parsed = parse_line(raw, first=first)
+        if parsed == blank:
+            return None
+        pairs, invalid = parsed
+        # Keys and values as lists: a map from Python reaches Spark as a Java HashMap, in
+        # no particular order, and the keys' order makes the columns' order.
+        return list(pairs), list(pairs.values()), invalid
 
-    return F.udf(parse, "struct<pairs: map<string, string>, invalid: string>", useArrow=False)
+    return F.udf(
+        parse, "struct<keys: array<string>, values: array<string>, invalid: string>",
+        useArrow=False,
+    )
 
 
 def _fingerprint(files: list[_File]) -> str:
