@@ -38,13 +38,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from helpers import files as found_files
-from helpers.csvs import csv_delimiter, read_csv
+from helpers.csvs import read_csv
 from helpers.errors import SourceError
-from helpers.files import file_kind
 from helpers.jsonl import INVALID, read_jsonl, stack_blank_filled
 from helpers.params import is_google_sheet
-
-__all__ = ["csv_delimiter", "file_kind"]  # used by helpers.spark_files from here
 
 #: Columns every events table must have (after header normalisation).
 REQUIRED_COLUMNS = (
@@ -153,7 +150,10 @@ def _read_file(path: Path, kind: str, label: str | None, worksheet: Any) -> pa.T
             from helpers.xlsx import read_xlsx  # openpyxl only when a workbook is read
 
             keys, table, lines = read_xlsx(path, worksheet)
-        names = normalised_names(keys, origin=str(path))
+        # A file of a set with no key at all (empty, or only invalid lines) adds no column:
+        # a day without events is not a file without the required columns.
+        checked = keys or label is None
+        names = normalised_names(keys, origin=str(path)) if checked else []
         table = table.rename_columns([*names, *table.column_names[len(names):]])
     return _located(table, lines, label)
 

@@ -32,9 +32,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from helpers import jsonl
+from helpers.csvs import csv_delimiter
 from helpers.errors import SourceError
 from helpers.files import file_kind, labels
-from helpers.sources import FILE, LINE, ROW, csv_delimiter, normalised_names
+from helpers.sources import FILE, LINE, ROW, normalised_names
 
 # Spark's names for types that cannot be read as text (see helpers.sources.text_kind).
 _NOT_TEXT = ("StructType", "ArrayType", "MapType", "BinaryType", "VariantType")
@@ -154,7 +155,7 @@ def _read_csv(session: Any, files: list[_File], *, origin: str) -> Any:
 
 
 def _csv_header(session: Any, first: _File, *, origin: str) -> tuple[list[str], str]:
-    """The first file's header row and its delimiter (:func:`helpers.sources.csv_delimiter`),
+    """The first file's header row and its delimiter (:func:`helpers.csvs.csv_delimiter`),
     read by Spark: one line, not the file."""
     import csv
     import io
@@ -351,6 +352,8 @@ def _keys(parsed: Any, files: list[_File]) -> dict[str, list[str]]:
     columns: dict[str, list[str]] = {}
     for uri in [f.uri for f in files]:
         raw = [r["_key"] for r in firsts if r["_uri"] == uri]
+        if not raw and len(files) > 1:
+            continue  # no key in this file: no column (as helpers.sources reads a set)
         for key, name in zip(raw, normalised_names(raw, origin=uri), strict=True):
             if key not in columns.setdefault(name, []):
                 columns[name].append(key)

@@ -69,6 +69,16 @@ def test_a_directory_of_csv_files_with_different_headers(tmp_path: Path) -> None
     assert report.data_quality["rows_excluded"]["non_production_env"] == 2
 
 
+def test_an_empty_json_lines_file_of_a_set_adds_no_rows(tmp_path: Path) -> None:
+    _jsonl(tmp_path / "1.jsonl", [event(session_id="a")])
+    (tmp_path / "2.jsonl").write_text("\n")  # a day without events
+    (tmp_path / "3.jsonl").write_text("not json\n")
+    report = build_report(ReportParams(source=str(tmp_path)))
+    assert report.data_quality["rows_read"] == 2
+    assert [(r["source_file"], r["source_row"], r["line"]) for r in report.rejected.to_pylist()
+            ] == [("3.jsonl", 1, "not json")]  # fmt: skip
+
+
 def test_a_list_of_sources_in_the_order_given(tmp_path: Path) -> None:
     second = _jsonl(tmp_path / "a.jsonl", [event(session_id="later")])
     first = _jsonl(tmp_path / "z.jsonl", [event(session_id="first")])

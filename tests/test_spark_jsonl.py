@@ -75,6 +75,8 @@ def test_spark_reads_a_set_of_json_lines_files_split_into_blocks(spark, tmp_path
     (days / "b").mkdir(parents=True)
     rows = union()
     (days / "a.jsonl").write_text("\n".join(_lines(rows[:40])) + "\n\n")
+    (days / "a2.jsonl").write_text("\n\n")  # a day without events: no rows, no columns
+    (days / "a3.jsonl").write_text("not json\n")
     extra = [{**r, "note": "n"} for r in rows[40:]]
     (days / "b" / "c.ndjson").write_text("\n" + "\n".join(_lines(extra)))  # no final newline
     spark.conf.set("spark.sql.files.maxPartitionBytes", "2048")  # several blocks per file
@@ -82,7 +84,9 @@ def test_spark_reads_a_set_of_json_lines_files_split_into_blocks(spark, tmp_path
         duck = _same_report(str(days))
     finally:
         spark.conf.unset("spark.sql.files.maxPartitionBytes")
-    assert set(duck.rejected.column("source_file").to_pylist()) == {"a.jsonl", "b/c.ndjson"}
+    assert set(duck.rejected.column("source_file").to_pylist()) == {
+        "a.jsonl", "a3.jsonl", "b/c.ndjson"
+    }
 
 
 def test_spark_gives_csv_and_parquet_sets_their_lines_and_files(spark, tmp_path: Path) -> None:
