@@ -49,7 +49,7 @@ BLANK = "blank"
 
 _BOM = b"\xef\xbb\xbf"
 _BLOCK = 1 << 22
-_BATCH_LINES = 65_536
+_BATCH_LINES = 16_384
 _WHITESPACE = b" \t\r"
 _SKIP = re.compile(r"[ \t\n\r]*").match
 _SPACE = " \t\n\r"
