@@ -38,7 +38,16 @@ import ibis.expr.types as ir
 from ibis.common.exceptions import TableNotFound
 
 from helpers.errors import ReportError, SourceError
-from helpers.sources import CAST, NAIVE_TIMESTAMP, NO_VALUES, ROW, ParquetFile, RawEvents
+from helpers.sources import (
+    CAST,
+    FILE,
+    LINE,
+    NAIVE_TIMESTAMP,
+    NO_VALUES,
+    ROW,
+    ParquetFile,
+    RawEvents,
+)
 
 DUCKDB, PYSPARK, POSTGRES = "duckdb", "pyspark", "postgres"
 
@@ -124,19 +133,22 @@ class Engine:
 _TABLES_SHOWN = 20
 
 def _scan(files: tuple[ParquetFile, ...]) -> str:
-    """DuckDB SQL reading Parquet files as all-text events with ``_row``: each file's columns
-    renamed as the spec normalises them, typed ones rendered as text as
-    :mod:`helpers.sources` renders them for Arrow, and the files stacked by column name."""
+    """DuckDB SQL reading Parquet files as all-text events with the hidden columns (``_row``,
+    ``_line``, ``_file`` for a set): each file's columns renamed as the spec normalises them,
+    typed ones rendered as text as :mod:`helpers.sources` renders them for Arrow, and the
+    files stacked by column name."""
     selects = []
     for file in files:
         columns = [
             f"{_text(_quoted(original), kind)} AS {_quoted(name)}"
             for original, name, kind in zip(file.header, file.names, file.kinds, strict=True)
         ]
-        path = "'" + str(file.path).replace("'", "''") + "'"
+        located = f"file_row_number + {file.first_row} AS {ROW}, file_row_number + 2 AS {LINE}"
+        if file.label is not None:
+            located += f", {_literal(file.label)} AS {FILE}"
         selects.append(
-            f"SELECT {', '.join(columns)}, file_row_number + {file.first_row} AS {ROW} "
-            f"FROM read_parquet({path}, file_row_number = true)"
+            f"SELECT {', '.join(columns)}, {located} "
+            f"FROM read_parquet({_literal(str(file.path))}, file_row_number = true)"
         )
     return " UNION ALL BY NAME ".join(selects)
 
@@ -149,6 +161,10 @@ def _text(column: str, kind: str) -> str:
     if kind == NO_VALUES:
         return "CAST(NULL AS VARCHAR)"
     return column
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _quoted(identifier: str) -> str:

@@ -26,11 +26,13 @@ from helpers.backend import (
     with_json_fields,
 )
 from helpers.datetimes import utc_microseconds
+from helpers.jsonl import INVALID
 from helpers.params import ReportParams
 from helpers.sources import ROW, order_column_name
 
 #: Exclusion reasons, in the order the spec applies them (first that applies wins).
 EXCLUSION_REASONS = (
+    "invalid_json_line",  # a JSON Lines line that is not a JSON object: it has no cells
     "invalid_datetime",
     "missing_session_id",
     "missing_user_id",
@@ -79,7 +81,7 @@ def clean_events(raw: ir.Table, params: ReportParams) -> Cleaned:
     # _row is, not data: an event ingested twice has two ids and is still one event twice.
     known = [c for c in named.columns if c in CANONICAL_COLUMNS or c == params.user_column]
     order = order_column_name(params.order_column)
-    extras = [c for c in named.columns if c not in (*known, ROW, order)]
+    extras = [c for c in named.columns if c not in (*known, ROW, order, INVALID)]
     cells = computed_once(
         named.select(
             *[strip(engine, named[c]).nullif("").name(c) for c in known],
@@ -87,6 +89,7 @@ def clean_events(raw: ir.Table, params: ReportParams) -> Cleaned:
                 strip(engine, named[c]).nullif("").name(f"_extra_{i}")
                 for i, c in enumerate(extras)
             ],
+            *[named[c] for c in (INVALID,) if c in named.columns],  # as the reader marked it
             named[ROW],
         )
     )
@@ -196,7 +199,8 @@ def _with_copy_number(cells: ir.Table) -> ir.Table:
 
 def _exclusion_reason(t: ir.Table, params: ReportParams) -> ir.StringValue:
     # A rule whose column the log lacks never applies (analyses.md section 1).
-    rules = [(t._ts_us.isnull(), "invalid_datetime")]
+    rules = [(t[INVALID].notnull(), "invalid_json_line")] if INVALID in t.columns else []
+    rules.append((t._ts_us.isnull(), "invalid_datetime"))
     if "session_id" in t.columns:
         rules.append((t.session_id.isnull(), "missing_session_id"))
     if params.user_column != "session_id":

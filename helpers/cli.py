@@ -62,9 +62,12 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    overrides = list(args.set or [])
-    if args.source is not None:
-        overrides.append(f"source={args.source}")
+    overrides = _quoted(list(args.set or []))
+    if args.source:
+        # Several --source options are one data set, in the order given: a list.
+        quoted = [_yaml_string(s) for s in args.source]
+        value = quoted[0] if len(quoted) == 1 else f"[{', '.join(quoted)}]"
+        overrides.append(f"source={value}")
     files: list[str | None] = list(args.params or []) or [None]
     status = EXIT_OK
     names = batch_names([f for f in files if f]) if len(files) > 1 else {}
@@ -73,7 +76,7 @@ def _run(args: argparse.Namespace) -> int:
         if len(files) > 1:  # a batch: one directory per parameter set
             out = out / names[file]
         try:
-            params = load_params([file] if file else [], _quoted(overrides))
+            params = load_params([file] if file else [], overrides)
             written = run_report(params, out, json_only=args.json_only, notebook=args.notebook)
         except ReportError as exc:
             if len(files) == 1:
@@ -146,9 +149,12 @@ def _schemas(args: argparse.Namespace) -> int:
 
 
 def _quoted(overrides: list[str]) -> list[str]:
-    # --source is a path, not YAML: quote it so "2021-01-23.csv" or "yes.csv" stay strings.
+    # A source is a path, not YAML: quoted so that "2021-01-23.csv" or "yes.csv" stay strings;
+    # a YAML list ("[a.csv, b.csv]") is a list of paths.
     return [
-        f"source={_yaml_string(o.partition('=')[2])}" if o.startswith("source=") else o
+        f"source={_yaml_string(o.partition('=')[2])}"
+        if o.startswith("source=") and not o.partition("=")[2].lstrip().startswith("[")
+        else o
         for o in overrides
     ]
 
@@ -172,7 +178,13 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="compute the report (report.json, HTML, notebook)")
-    run.add_argument("--source", help="events file (.csv, .csv.gz, .parquet); default: sample")
+    run.add_argument(
+        "--source",
+        action="append",
+        help="events: a .csv, .csv.gz, .tsv, .jsonl, .ndjson, .parquet or .xlsx file, a "
+        "directory or a glob of them; repeat it for several (one data set, in the order "
+        "given); default: the sample",
+    )
     run.add_argument("--out", default="outputs/report", help="output directory")
     run.add_argument(
         "--params",

@@ -20,7 +20,8 @@ from helpers.analyses import section_model
 from helpers.analyses._base import Count, Model, since
 
 # 1.1: period, insights; 1.2: analyses, insights.events_per_session; 1.3: the activity model
-# (objectives null when their columns are absent, objectives_unavailable, new parameters).
+# (objectives null when their columns are absent, objectives_unavailable, new parameters),
+# JSON Lines and Excel sources, several files (source.kind), rows_excluded.invalid_json_line.
 SCHEMA_VERSION = "1.3.0"
 _ID = "https://example.invalid/customer-activity-report/"
 _HERE = Path(__file__).resolve().parent
@@ -33,7 +34,10 @@ Analyses = section_model("analyses")
 def _sha256_property(schema: dict[str, Any]) -> None:
     schema["properties"]["sha256"] = {
         "type": "string", "pattern": "^[0-9a-f]{64}$",
-        "description": "SHA-256 of the file's bytes (of a set: of its files' SHA-256s in order).",
+        "description": "One file: SHA-256 of its bytes. Several files (a directory, a glob, a "
+        "list): SHA-256 of their SHA-256s (64 lower-case hex digits each, concatenated without "
+        "separators) in reading order: the list's entries as given, each one's files in name "
+        "order.",
     }
     schema["properties"]["fingerprint"] = {
         "type": "string", "pattern": "^[0-9a-f]{64}$",
@@ -49,7 +53,9 @@ class Source(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True, json_schema_extra=_sha256_property)
 
-    kind: str = Field(json_schema_extra={"enum": ["csv", "parquet", "gsheet", "table"]})
+    kind: str = Field(
+        json_schema_extra={"enum": ["csv", "jsonl", "parquet", "xlsx", "gsheet", "table"]}
+    )
     name: str
 
 
@@ -86,6 +92,9 @@ class Period(Model):
 class RowsExcluded(Model):
     """Rows excluded, counted under the first reason that applies, in this order."""
 
+    invalid_json_line: Count = since(
+        "1.3.0", description="JSON Lines: lines that are not a JSON object (0 for other sources)."
+    )
     invalid_datetime: Count
     missing_session_id: Count
     missing_user_id: Count

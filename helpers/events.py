@@ -38,7 +38,7 @@ from helpers.errors import ParameterError, ReportError, SourceError
 from helpers.grains import Grains
 from helpers.params import ReportParams, is_google_sheet
 from helpers.report import Report
-from helpers.sources import RawEvents, read_events, table_events
+from helpers.sources import FILE, LINE, RawEvents, read_events, table_events
 
 _log = logging.getLogger("helpers.report")
 
@@ -100,7 +100,7 @@ class Events:
             return code_point_order(
                 table_events(table, origin=p.table, order_column=p.order_column)
             )
-        if self._raw is None and self.engine.reads_files and not is_google_sheet(p.source_path):
+        if self._raw is None and self.engine.reads_files and _engine_reads(p.source_path):
             table, self._source = self.engine.read_files(p.source_path)
             return table
         self._raw = self._raw or read_events(p.source_path, **p.sheet_options())
@@ -121,7 +121,13 @@ class Events:
     def cleaned(self) -> Cleaned:
         """Both halves of the input: analysed events and the reasons of the rejected rows."""
         with self._engine_errors():
-            return clean_events(self.raw, self.params)
+            return clean_events(self._data, self.params)
+
+    @property
+    def _data(self) -> ir.Table:
+        """The raw events without where each row is in its files: that is not data (two
+        copies of an event on two lines are duplicates); only the rejected rows show it."""
+        return self.raw.drop(*[c for c in (LINE, FILE) if c in self.raw.columns])
 
     @property
     def events(self) -> ir.Table:
@@ -182,7 +188,7 @@ class Events:
     def _check_named_columns(self) -> None:
         """Refuse a definition naming a column the events lack before any row is cleaned."""
         p = self.params
-        named = canonical(self.raw, p.columns, origin="the events").columns
+        named = canonical(self._data, p.columns, origin="the events").columns
         columns = event_columns(named, p)
         for where, column in named_columns(p.funnels, p.retention, p.trends):
             if column not in columns:
@@ -274,6 +280,13 @@ class Events:
                 f"{damaged} could not be read ({type(exc).__name__}: {exc}). The file is "
                 f"damaged or incomplete: export it again."
             ) from None
+
+
+def _engine_reads(source: str | list[str]) -> bool:
+    """Whether an engine that reads files (Spark) reads this source itself: not a Google
+    Sheet nor an Excel workbook, which are read here and handed over as rows."""
+    entries = [source] if isinstance(source, str) else source
+    return not any(is_google_sheet(s) or s.lower().endswith(".xlsx") for s in entries)
 
 
 _ANALYSES_BY_METHOD = {a.compute.__name__: a for a in analyses.ANALYSES}

@@ -70,10 +70,11 @@ class ReportParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    source: str | None = Field(
+    source: str | list[str] | None = Field(
         default=None,
-        description="Events to analyse: a CSV/Parquet path or a Google Sheet (URL or gsheet:KEY);"
-        " None: the bundled sample.",
+        description="Events to analyse: a CSV, JSON Lines, Parquet or Excel file, a directory or"
+        " glob of them, a list of those (read as one data set, in order), or a Google Sheet"
+        " (URL or gsheet:KEY); None: the bundled sample.",
     )
     worksheet: str | int | None = Field(
         default=None,
@@ -236,13 +237,22 @@ class ReportParams(BaseModel):
 
     @field_validator("source")
     @classmethod
-    def _a_source(cls, value: str | None) -> str | None:
+    def _a_source(cls, value: str | list[str] | None) -> str | list[str] | None:
         # An unset shell variable gives "": it must not mean "every file below here".
-        if value is not None and not value.strip():
+        if isinstance(value, str) and not value.strip():
             raise ValueError(
                 "is empty: name an events file, directory, glob or Google Sheet, or leave "
                 "source out to analyse the bundled sample"
             )
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("an empty list names no events: give at least one file")
+            if any(not v.strip() or is_google_sheet(v) for v in value):
+                raise ValueError(
+                    "a list names events files, directories or globs (no blank entry, no "
+                    "Google Sheet: a sheet is read on its own)"
+                )
+            return value[0] if len(value) == 1 else value
         return value
 
     @field_validator("credentials")
@@ -324,7 +334,8 @@ class ReportParams(BaseModel):
         return {k: dumped[k] for k in REPORTED_PARAMETERS}
 
     @property
-    def source_path(self) -> str:
+    def source_path(self) -> str | list[str]:
+        """The source to read: ``source``, or the bundled sample."""
         return self.source if self.source is not None else str(SAMPLE_SOURCE)
 
     def sheet_options(self) -> dict[str, Any]:

@@ -38,11 +38,10 @@ from helpers.datetimes import suggested_format
 from helpers.errors import DataError
 from helpers.grains import Grains
 from helpers.params import ReportParams
-from helpers.sources import ROW
+from helpers.sources import FILE, HIDDEN, INVALID, LINE, ROW
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _YEAR_2000_US = 946_684_800_000_000
-_REASON_COLUMN = 1  # of the rejected rows: source_row, reason, then the raw columns
 
 
 @dataclass(frozen=True)
@@ -161,8 +160,7 @@ def data_quality(
     """Rows read, analysed and excluded by reason; flagged cells; what cannot be answered for
     want of columns; notes in plain words."""
     by_reason = dict.fromkeys(EXCLUSION_REASONS, 0)
-    # By position: the data may have a "reason" column of its own after ours.
-    for count in pc.value_counts(rejected.column(_REASON_COLUMN)).to_pylist():
+    for count in pc.value_counts(rejected.column(_reason_column(rejected))).to_pylist():
         by_reason[count["values"]] = count["counts"]
     quality = {
         "rows_read": rows_read,
@@ -181,11 +179,18 @@ def data_quality(
     return DataQuality(**quality, notes=_notes(quality))
 
 
+def _reason_column(rejected: pa.Table) -> int:
+    # By position: the data may have a "reason" column of its own after ours (source_row,
+    # source_file for a set of files, reason).
+    return 2 if rejected.column_names[1:2] == ["source_file"] else 1
+
+
 def check_datetimes(rows_read: int, rejected: pa.Table, params: ReportParams) -> None:
     """Refuse to report when most rows (more than half of those read) have a datetime that
     cannot be read: every figure would rest on the few that can. The message shows three
     such cells and the ``datetime_format`` that would read them, when their shape says."""
-    invalid = rejected.filter(pc.equal(rejected.column(_REASON_COLUMN), "invalid_datetime"))
+    reasons = rejected.column(_reason_column(rejected))
+    invalid = rejected.filter(pc.equal(reasons, "invalid_datetime"))
     if not rows_read or invalid.num_rows * 2 <= rows_read:
         return
     header = normalise_header(params.columns.get("datetime", "datetime"))
@@ -236,21 +241,33 @@ def _notes(quality: dict[str, Any]) -> list[str]:
 
 
 def rejected_rows(table: ir.Table, reasons: ir.Table) -> ir.Table:
-    """The raw rows excluded, in input order: ``source_row`` (row 1 is the header, so the first
-    event is row 2, the row number a spreadsheet shows), ``reason``, then the raw columns.
+    """The raw rows excluded, in input order: ``source_row``, ``source_file`` when the data
+    set has several files, ``reason``, ``line`` for JSON Lines, then the raw columns.
+
+    ``source_row`` is the row's line in its file as an editor or a spreadsheet shows it (a
+    CSV's header is line 1, so its first row is 2; a JSON Lines file's first line is 1;
+    blank lines count); for a table or a Google Sheet, the row's place + 2. ``source_file``
+    is the file's path below the directory the files share. ``line`` is the text of a JSON
+    Lines line that is not a JSON object (``invalid_json_line``; blank for the others).
 
     A raw column named like one of ours (the data may have its own ``reason``) is called
     ``<name> (in the data)`` here; :func:`rejected_file_rows` gives it back its own name.
     """
     # The raw columns travel under positional names until the end: none can meet ours.
     raw_names = _raw_names(table)
-    numbered = table.select(ROW, *[table[c].name(f"_{i}") for i, c in enumerate(raw_names)])
+    located = [c for c in (LINE, FILE, INVALID) if c in table.columns]
+    numbered = table.select(
+        ROW, *located, *[table[c].name(f"_{i}") for i, c in enumerate(raw_names)]
+    )
     rows = numbered.join(reasons, ROW).order_by(ROW)
+    ours = _our_names(table)
     return rows.select(
-        (rows[ROW] + 2).name("source_row"),
+        (rows[LINE] if LINE in located else rows[ROW] + 2).name("source_row"),
+        *([rows[FILE].name("source_file")] if FILE in located else []),
         rows.reason,
+        *([rows[INVALID].name("line")] if INVALID in located else []),
         *[
-            rows[f"_{i}"].name(f"{c} (in the data)" if c in ("source_row", "reason") else c)
+            rows[f"_{i}"].name(f"{c} (in the data)" if c in ours else c)
             for i, c in enumerate(raw_names)
         ],
     )
@@ -259,11 +276,20 @@ def rejected_rows(table: ir.Table, reasons: ir.Table) -> ir.Table:
 def rejected_file_rows(rejected: ir.Table, table: ir.Table) -> pa.Table:
     """:func:`rejected_rows` executed, every raw column under its own name, as the rejected
     rows file holds them."""
-    return rejected.to_pyarrow().rename_columns(["source_row", "reason", *_raw_names(table)])
+    return rejected.to_pyarrow().rename_columns([*_our_names(table), *_raw_names(table)])
+
+
+def _our_names(table: ir.Table) -> list[str]:
+    return [
+        "source_row",
+        *(["source_file"] if FILE in table.columns else []),
+        "reason",
+        *(["line"] if INVALID in table.columns else []),
+    ]
 
 
 def _raw_names(table: ir.Table) -> list[str]:
-    return [c for c in table.columns if c != ROW]
+    return [c for c in table.columns if c not in HIDDEN]
 
 
 def validate(data: dict[str, Any]) -> None:

@@ -175,11 +175,17 @@ _USER_ERRORS = {cls.__name__ for cls in (ReportError, *ReportError.__subclasses_
 def _with_absolute_source(params: ReportParams) -> ReportParams:
     # The notebook runs in notebooks/, so paths relative to the caller must be made absolute.
     update = {}
-    if params.source is not None and not is_google_sheet(params.source):
-        update["source"] = str(Path(params.source).expanduser().resolve())
+    if isinstance(params.source, list):
+        update["source"] = [_absolute(s) for s in params.source]
+    elif params.source is not None and not is_google_sheet(params.source):
+        update["source"] = _absolute(params.source)
     if params.credentials is not None:
         update["credentials"] = str(Path(params.credentials).expanduser().resolve())
     return params.model_copy(update=update)
+
+
+def _absolute(path: str) -> str:
+    return str(Path(path).expanduser().resolve())  # a glob too: only its directories resolve
 
 
 def _make_dir(out: Path) -> None:

@@ -2,23 +2,28 @@
 
 Every cell arrives as a string (typed Parquet columns are rendered as text) so that cleaning
 has one set of rules whatever the source. Headers are normalised as the spec says (trimmed,
-lower-cased, spaces to ``_``), and a column ``_row`` records the input order, so that events
-with the same datetime break ties the same way on every backend.
+lower-cased, spaces to ``_``). Hidden columns, which are not data, come after the data's:
 
-CSV files and Google Sheets are parsed here, with pyarrow, into Arrow. Parquet files are only
+- ``_row``: the input order (0-based, over the whole data set), so that events with the same
+  datetime break ties the same way on every backend;
+- ``_line``: the row's line in its file as an editor or a spreadsheet shows it (a CSV's
+  header is line 1, so its first row is line 2; a JSON Lines file's first line is 1; a
+  Parquet file's first row is 2, as in the CSV it was exported from), what rejected_rows.csv
+  calls ``source_row``; absent for a table or a Google Sheet, whose row is ``_row + 2``;
+- ``_file``: when the data set has several files, which one (see :func:`helpers.files.labels`);
+- ``_invalid_line``: JSON Lines only, the text of a line that is not a JSON object.
+
+CSV and JSON Lines files, workbooks and Google Sheets are parsed here into Arrow
+(:mod:`helpers.csvs`, :mod:`helpers.jsonl`, :mod:`helpers.xlsx`). Parquet files are only
 checked here (schema, row counts); an engine that reads Parquet itself (DuckDB) scans them
 where they are, which keeps a 10M-row export out of Python's memory. :attr:`RawEvents.table`
-gives the same rows as Arrow for engines that need it.
+gives the same rows as Arrow for engines that need it. Which files a source names, and how
+several are one data set, is :mod:`helpers.files`.
 """
 
 from __future__ import annotations
 
-import csv
-import glob
-import gzip
-import hashlib
-import io
-import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -30,18 +35,18 @@ import ibis.expr.types as ir
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from helpers import files as found_files
 from helpers.activity import normalise_header
+from helpers.csvs import read_csv
 from helpers.errors import SourceError
+from helpers.jsonl import INVALID, read_jsonl, stack_blank_filled
 from helpers.params import is_google_sheet
 
-#: The input-order column added at load time.
-ROW = "_row"
-
-_CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv")
-_PARQUET_SUFFIXES = (".parquet", ".pq")
+#: The hidden columns (see the module's docstring): never data, never a header.
+ROW, LINE, FILE = "_row", "_line", "_file"
+HIDDEN = (ROW, LINE, FILE, INVALID)
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,7 @@ class ParquetFile:
     kinds: tuple[str, ...]  # per column, how it becomes text: see :func:`text_kind`
     first_row: int  # ``_row`` of its first event: the files of a set follow each other
     rows: int
+    label: str | None = None  # its ``_file``, when the set has several files
 
 
 @dataclass(frozen=True)
@@ -69,43 +75,93 @@ class RawEvents:
 
     @cached_property
     def table(self) -> pa.Table:
-        """Every row as Arrow text columns, plus ``_row`` (reads Parquet files now)."""
+        """Every row as Arrow text columns, plus the hidden ones (reads Parquet files now)."""
         if self.arrow is not None:
             return self.arrow
-        tables = [
-            _all_text(_read_parquet(f.path)).rename_columns(list(f.names)) for f in self.parquet
-        ]
+        tables = []
+        for f in self.parquet:
+            table = _all_text(_read_parquet(f.path)).rename_columns(list(f.names))
+            tables.append(_located(table, np.arange(2, table.num_rows + 2), f.label))
         try:
             table = pa.concat_tables(tables, promote_options="default")
         except pa.ArrowInvalid as exc:
             raise SourceError(f"the Parquet files do not fit together: {exc}.") from None
-        return with_row_numbers(table)
+        return _numbered(table)
 
 
-def read_events(source: str, **sheet_options: Any) -> RawEvents:
-    """Read a CSV (.csv, .csv.gz, .tsv) or Parquet (.parquet) events file, or a Google Sheet
-    (a sheet URL or ``gsheet:KEY``; ``sheet_options`` go to :func:`read_google_sheet`)."""
-    if is_google_sheet(source):
+def read_events(source: str | Sequence[str], **sheet_options: Any) -> RawEvents:
+    """Read a Google Sheet (a sheet URL or ``gsheet:KEY``; ``sheet_options`` go to
+    :func:`read_google_sheet`), or events files: a CSV (.csv, .csv.gz, .tsv), JSON Lines
+    (.jsonl, .ndjson, .gz), Parquet (.parquet) or Excel (.xlsx, the sheet ``worksheet``
+    names) file, a directory or glob of them, or a list of those (see :mod:`helpers.files`)."""
+    if isinstance(source, str) and is_google_sheet(source):
         from helpers.gsheets import read_google_sheet  # gspread only when a sheet is read
 
         sheet = read_google_sheet(source, **sheet_options)
         table = normalise_headers(sheet.table, origin=f"Google Sheet {sheet.info['name']!r}")
         return RawEvents(source=sheet.info, arrow=with_row_numbers(table))
-    if Path(source).expanduser().is_dir() or glob.has_magic(source):
-        return _read_parquet_set(source)
-    path = Path(source).expanduser()
-    kind = file_kind(path)
-    if not path.exists():
-        raise SourceError(f"The events file {path} does not exist. Check the --source path.")
-    if kind == "parquet":
-        source = {"kind": kind, "name": path.name, "sha256": _sha256(path)}
-        return RawEvents(source=source, parquet=(_parquet_file(path, first_row=0),))
-    # Hashing a CSV costs a fifth of parsing it; both release the GIL, so do them together.
+    data = found_files.find(source)
+    labels = data.labels or [None] * len(data.files)
+    # Hashing costs a fifth of parsing; both release the GIL, so they run together.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        digest = pool.submit(_sha256, path)
-        table = normalise_headers(_read_csv(path), origin=str(path))
-        source = {"kind": kind, "name": path.name, "sha256": digest.result()}
-    return RawEvents(source=source, arrow=with_row_numbers(table))
+        digest = pool.submit(found_files.sha256, data.files)
+        if data.kind == "parquet":
+            parquet, first_row = [], 0
+            for path, label in zip(data.files, labels, strict=True):
+                parquet.append(_parquet_file(path, first_row=first_row, label=label))
+                first_row += parquet[-1].rows
+            block = {"kind": data.kind, "name": data.name, "sha256": digest.result()}
+            return RawEvents(source=block, parquet=tuple(parquet))
+        worksheet = sheet_options.get("worksheet")
+        tables = [
+            _read_file(path, data.kind, label, worksheet)
+            for path, label in zip(data.files, labels, strict=True)
+        ]
+        block = {"kind": data.kind, "name": data.name, "sha256": digest.result()}
+    # Several files are one table: columns by name, in order of first appearance, blank
+    # ("") where a file lacks one, as a cell left empty is.
+    table = tables[0] if len(tables) == 1 else stack_blank_filled(tables)
+    return RawEvents(source=block, arrow=_numbered(table))
+
+
+def _read_file(path: Path, kind: str, label: str | None, worksheet: Any) -> pa.Table:
+    """One CSV, JSON Lines or Excel file: its data columns (normalised), :data:`INVALID` for
+    JSON Lines, then ``_line`` and, with a label, ``_file``."""
+    if kind == "csv":
+        table, lines = read_csv(path)
+        table = normalise_headers(table, origin=str(path))
+    else:
+        if kind == "jsonl":
+            keys, table, lines = read_jsonl(path)
+        else:
+            from helpers.xlsx import read_xlsx  # openpyxl only when a workbook is read
+
+            keys, table, lines = read_xlsx(path, worksheet)
+        # A file of a set with no key at all (empty, or only invalid lines) adds no column:
+        # a day without events is not a file without the required columns.
+        checked = keys or label is None
+        names = normalised_names(keys, origin=str(path)) if checked else []
+        table = table.rename_columns([*names, *table.column_names[len(names):]])
+    return _located(table, lines, label)
+
+
+def _numbered(table: pa.Table) -> pa.Table:
+    """Data columns as text, then the hidden ones: :data:`INVALID`, ``_row``, ``_line``,
+    ``_file`` (those the table has)."""
+    hidden = [c for c in (INVALID, LINE, FILE) if c in table.column_names]
+    numbered = with_row_numbers(table.select([c for c in table.column_names if c not in hidden]))
+    if INVALID in hidden:
+        numbered = numbered.add_column(numbered.num_columns - 1, INVALID, table.column(INVALID))
+    for name in hidden[1:] if INVALID in hidden else hidden:
+        numbered = numbered.append_column(name, table.column(name))
+    return numbered
+
+
+def _located(table: pa.Table, lines: np.ndarray, label: str | None) -> pa.Table:
+    table = table.append_column(LINE, pa.array(lines, pa.int64()))
+    if label is not None:
+        table = table.append_column(FILE, pa.array([label] * table.num_rows, pa.string()))
+    return table
 
 
 def table_events(table: ir.Table, *, origin: str, order_column: str | None = None) -> ir.Table:
@@ -170,84 +226,19 @@ def _check_headers(found: list[str], names: list[str], *, origin: str) -> None:
                 f"{name!r}. Rename or remove one of them."
             )
         seen[name] = original
-    if ROW in seen:
-        raise SourceError(
-            f"{origin}: the header {seen[ROW]!r} means {ROW!r}, the name the report gives the "
-            f"input order. Rename that column (any other extra column is kept and ignored)."
-        )
+    for hidden in HIDDEN:
+        if hidden in seen:
+            raise SourceError(
+                f"{origin}: the header {seen[hidden]!r} means {hidden!r}, a name the report "
+                f"gives a column of its own (input order, line numbers). Rename that column "
+                f"(any other extra column is kept and ignored)."
+            )
 
 
 def with_row_numbers(table: pa.Table) -> pa.Table:
     """Append ``_row`` (0-based input order) after casting every column to text."""
     text = _all_text(table)
     return text.append_column(ROW, pa.array(np.arange(text.num_rows, dtype=np.int64)))
-
-
-def file_kind(path: Path | str) -> str:
-    """``csv`` or ``parquet``, by the file's suffix (a path or a URI); refuses any other."""
-    name = str(path).lower()
-    if name.endswith(_CSV_SUFFIXES):
-        return "csv"
-    if name.endswith(_PARQUET_SUFFIXES):
-        return "parquet"
-    raise SourceError(
-        f"Cannot tell what kind of file {path} is. Use a CSV ({', '.join(_CSV_SUFFIXES)}) "
-        f"or Parquet ({', '.join(_PARQUET_SUFFIXES)}) file."
-    )
-
-
-def _open_text_head(path: Path) -> str:
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    try:
-        with opener(path, "rb") as fh:
-            head = fh.read(1 << 16)
-    except (OSError, EOFError) as exc:
-        raise SourceError(f"{path} could not be read: {exc}.") from None
-    if b"\x00" in head:
-        raise SourceError(f"{path} looks like a binary file, not CSV text. Export it as CSV.")
-    try:
-        return head.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        cut_at_the_end = len(head) == 1 << 16 and exc.start >= len(head) - 3
-        if not cut_at_the_end:
-            raise SourceError(
-                f"{path} is not UTF-8 text (byte {exc.start}). Save it as CSV UTF-8."
-            ) from None
-        return head[: exc.start].decode("utf-8-sig")
-
-
-def _read_csv(path: Path) -> pa.Table:
-    head = _open_text_head(path)
-    first_line = head.splitlines()[0] if head.strip() else ""
-    if not first_line.strip():
-        raise SourceError(f"{path} is empty: it has no header row.")
-    delimiter = csv_delimiter(path, first_line)
-    header = next(csv.reader(io.StringIO(first_line), delimiter=delimiter))
-    try:
-        return pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in header},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise SourceError(
-            f"{path} could not be parsed as CSV: {exc}. Check that it is a comma-separated "
-            f"UTF-8 export with one header row."
-        ) from None
-
-
-def csv_delimiter(path: Path | str, first_line: str) -> str:
-    """Tab for a .tsv file; else ';' when the header holds more of them than commas (spreadsheet
-    exports in some locales), else ','."""
-    if str(path).lower().endswith(".tsv"):
-        return "\t"
-    # The header has no JSON, so counting is safe.
-    return ";" if first_line.count(";") > first_line.count(",") else ","
 
 
 def _read_parquet(path: Path) -> pa.Table:
@@ -299,35 +290,7 @@ def text_kind(kind: pa.DataType, name: str) -> str:
     )
 
 
-def _read_parquet_set(source: str) -> RawEvents:
-    """Every Parquet file of a directory (recursively) or of a glob, in name order, as one
-    table: many days analysed at once without concatenating them by hand."""
-    root = Path(source).expanduser()
-    if root.is_dir():
-        files = sorted(p for p in root.rglob("*") if p.name.lower().endswith(_PARQUET_SUFFIXES))
-    else:
-        files = sorted(Path(p) for p in glob.glob(os.path.expanduser(source), recursive=True))
-    if not files:
-        raise SourceError(
-            f"no Parquet files in {source}. Give a directory holding .parquet files, a glob "
-            f"such as 'events/2021-01-*.parquet', or one events file."
-        )
-    found, digest, first_row = [], hashlib.sha256(), 0
-    for file in files:
-        if file_kind(file) != "parquet":
-            raise SourceError(f"{file} matched {source!r} but is not a Parquet file.")
-        found.append(_parquet_file(file, first_row=first_row))
-        first_row += found[-1].rows
-        digest.update(_sha256(file).encode())
-    return RawEvents(
-        # One hash for the set: the SHA-256 of the files' SHA-256s, in name order.
-        source={"kind": "parquet", "name": f"{source} ({len(files)} files)",
-                "sha256": digest.hexdigest()},
-        parquet=tuple(found),
-    )
-
-
-def _parquet_file(path: Path, *, first_row: int) -> ParquetFile:
+def _parquet_file(path: Path, *, first_row: int, label: str | None = None) -> ParquetFile:
     """Check one Parquet file's columns without reading its rows."""
     try:
         metadata = pq.ParquetFile(path).metadata
@@ -337,18 +300,11 @@ def _parquet_file(path: Path, *, first_row: int) -> ParquetFile:
     names = tuple(normalised_names(schema.names, origin=str(path)))
     kinds = tuple(text_kind(f.type, f.name) for f in schema)
     return ParquetFile(
-        path, tuple(schema.names), names, kinds, first_row=first_row, rows=metadata.num_rows
+        path, tuple(schema.names), names, kinds, first_row=first_row, rows=metadata.num_rows,
+        label=label,
     )
 
 
 def _all_text(table: pa.Table) -> pa.Table:
     columns = [_as_text(table.column(i), name) for i, name in enumerate(table.column_names)]
     return pa.table(columns, names=table.column_names)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

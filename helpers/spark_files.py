@@ -1,16 +1,24 @@
 """Spark reads the events files itself: the rows never pass through the driver.
 
-With ``backend=pyspark`` a CSV or Parquet file, a directory or glob of them, local or at any
-URI Spark understands (``file://``, ``hdfs://``, ``s3a://``, ``gs://``, ``abfss://``), is read
-by Spark's own readers on the executors. The result is what :mod:`helpers.sources` gives the
-other engines: every column as text, headers normalised as the spec says, and ``_row``, the
-0-based input order (file by file in name order, then row by row within a file).
+With ``backend=pyspark`` a CSV, JSON Lines or Parquet file, a directory or glob of them, or a
+list of those, local or at any URI Spark understands (``file://``, ``hdfs://``, ``s3a://``,
+``gs://``, ``abfss://``), is read by Spark's own readers on the executors. The result is what
+:mod:`helpers.sources` gives the other engines: every column as text, headers normalised as
+the spec says, and the hidden columns ``_row`` (the input order: file by file, in the order
+:mod:`helpers.files` gives, then row by row), ``_line`` (the row's line in its file),
+``_file`` (for several files) and, for JSON Lines, ``_invalid_line``.
 
-``_row`` is dense (the rejected rows report ``source_row = _row + 2``), so it is built in two
-steps: one small job counts the rows of each file, and each row's number is then its file's
-offset plus its place in the file. A Parquet row knows its place (``_metadata.row_index``); a
-CSV file is read whole by one task (``multiLine``: quoted values may hold line breaks), so its
-rows carry consecutive ``monotonically_increasing_id`` values from the file's first row.
+The numbers are built in two steps: one small job counts the rows of each file (or block of
+a file), and each row's number is then its file's offset plus its place in the file. A
+Parquet row knows its place (``_metadata.row_index``); a CSV file is read whole by one task
+(``multiLine``: quoted values may hold line breaks), so its rows carry consecutive
+``monotonically_increasing_id`` values from the file's first row, and its line adds the line
+breaks inside the values of the rows before it. Spark's CSV reader skips empty lines, so on
+Spark a CSV row after an empty line has a line one too small per empty line (the other
+engines count them). A JSON Lines file is read as lines of text
+(split into blocks across tasks; a line knows its block, ``_metadata.file_block_start``,
+and its place in it), and each line is parsed on the executors by the very function the
+other engines use, :func:`helpers.jsonl.parse_line`, so that every value is the same text.
 
 The driver does list the files (through Hadoop's file system, as Spark does), so the report's
 ``source`` is identified by a ``fingerprint`` of the files' paths, sizes and modification
@@ -23,8 +31,11 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from helpers import jsonl
+from helpers.csvs import csv_delimiter
 from helpers.errors import SourceError
-from helpers.sources import ROW, csv_delimiter, file_kind, normalised_names
+from helpers.files import file_kind, labels
+from helpers.sources import FILE, LINE, ROW, normalised_names
 
 # Spark's names for types that cannot be read as text (see helpers.sources.text_kind).
 _NOT_TEXT = ("StructType", "ArrayType", "MapType", "BinaryType", "VariantType")
@@ -37,16 +48,20 @@ class _File:
     modified_ms: int
 
 
-def read_files(session: Any, source: str) -> tuple[Any, dict[str, Any]]:
-    """The events at ``source`` as a Spark DataFrame of text columns plus ``_row``, and the
-    report's source block (kind, name, fingerprint)."""
-    files = _list_files(session, source)
-    kind = _kind_of(files, source)
+def read_files(session: Any, source: str | list[str]) -> tuple[Any, dict[str, Any]]:
+    """The events at ``source`` as a Spark DataFrame of text columns plus the hidden ones,
+    and the report's source block (kind, name, fingerprint)."""
+    entries = [source] if isinstance(source, str) else list(source)
+    files = [f for entry in entries for f in _list_files(session, entry)]
+    origin = ", ".join(entries)
+    kind = _kind_of(files, origin)
     if kind == "csv":
-        frame = _read_csv(session, files, origin=source)
+        frame = _read_csv(session, files, origin=origin)
+    elif kind == "jsonl":
+        frame = _read_jsonl(session, files)
     else:
-        frame = _read_parquet(session, files, origin=source)
-    name = files[0].uri.rsplit("/", 1)[-1] if len(files) == 1 else f"{source} ({len(files)} files)"
+        frame = _read_parquet(session, files, origin=origin)
+    name = files[0].uri.rsplit("/", 1)[-1] if len(files) == 1 else f"{origin} ({len(files)} files)"
     return frame, {"kind": kind, "name": name, "fingerprint": _fingerprint(files)}
 
 
@@ -90,11 +105,22 @@ def _file(status: Any) -> _File:
 def _kind_of(files: list[_File], source: str) -> str:
     kinds = {file_kind(f.uri) for f in files}
     if len(kinds) > 1:
-        raise SourceError(f"{source} mixes CSV and Parquet files: give one kind at a time.")
-    return kinds.pop()
+        raise SourceError(
+            f"{source} mixes kinds of files ({', '.join(sorted(kinds))}): the files of one "
+            f"data set must all be CSV, all JSON Lines or all Parquet. Read one kind at a time."
+        )
+    kind = kinds.pop()
+    if kind == "xlsx":
+        raise SourceError(
+            f"{source}: Spark reads CSV, JSON Lines and Parquet files itself, not Excel "
+            f"workbooks. Name the .xlsx file itself (the report reads it and hands the rows "
+            f"to Spark), or export the sheet as CSV."
+        )
+    return kind
 
 
 def _read_csv(session: Any, files: list[_File], *, origin: str) -> Any:
+    from pyspark.sql import Window
     from pyspark.sql import functions as F
     from pyspark.sql.types import StringType, StructField, StructType
 
@@ -118,11 +144,18 @@ def _read_csv(session: Any, files: list[_File], *, origin: str) -> Any:
         F.col("_metadata.file_path").alias("_file"),
         F.monotonically_increasing_id().alias("_place"),
     )
-    return _numbered(session, frame, files)
+    breaks = sum(F.size(F.split(F.col(f"`{n}`"), "\r\n|\r|\n")) - 1 for n in names)
+    numbered, broken = _numbered(session, frame.withColumn("_breaks", breaks), files, first_line=2)
+    if not broken:  # no value holds a line break (the count job said so): one row, one line
+        return numbered.drop("_breaks")
+    # A row's line is later by the line breaks inside the values of the rows before it.
+    before = Window.partitionBy(FILE if FILE in numbered.columns else F.lit(0)).orderBy(ROW)
+    earlier = F.sum("_breaks").over(before.rowsBetween(Window.unboundedPreceding, -1))
+    return numbered.withColumn(LINE, F.col(LINE) + F.coalesce(earlier, F.lit(0))).drop("_breaks")
 
 
 def _csv_header(session: Any, first: _File, *, origin: str) -> tuple[list[str], str]:
-    """The first file's header row and its delimiter (:func:`helpers.sources.csv_delimiter`),
+    """The first file's header row and its delimiter (:func:`helpers.csvs.csv_delimiter`),
     read by Spark: one line, not the file."""
     import csv
     import io
@@ -166,7 +199,7 @@ def _read_parquet(session: Any, files: list[_File], *, origin: str) -> Any:
     stacked = frames[0]
     for frame in frames[1:]:
         stacked = stacked.unionByName(frame, allowMissingColumns=True)
-    return _numbered(session, stacked, files)
+    return _numbered(session, stacked, files, first_line=2)[0]
 
 
 def _as_text(F: Any, kind: Any, name: str) -> Any:
@@ -187,14 +220,19 @@ def _as_text(F: Any, kind: Any, name: str) -> Any:
     return column.cast("string")
 
 
-def _numbered(session: Any, frame: Any, files: list[_File]) -> Any:
+def _numbered(
+    session: Any, frame: Any, files: list[_File], *, first_line: int
+) -> tuple[Any, bool]:
     """``frame`` with ``_row``: its file's offset (the rows of the files before it) plus the
-    row's place in the file (``_place`` minus the file's smallest ``_place``)."""
+    row's place in the file (``_place`` minus the file's smallest ``_place``); ``_line``,
+    ``first_line`` plus that place; and ``_file`` for several files. And whether a row has
+    ``_breaks`` (line breaks in its values), when the frame counts them."""
     from pyspark.sql import functions as F
 
+    breaks = [F.max("_breaks").alias("breaks")] if "_breaks" in frame.columns else []
     try:
         counts = frame.groupBy("_file").agg(
-            F.count(F.lit(1)).alias("rows"), F.min("_place").alias("first")
+            F.count(F.lit(1)).alias("rows"), F.min("_place").alias("first"), *breaks
         ).collect()
     except Exception as exc:
         raise SourceError(
@@ -202,15 +240,148 @@ def _numbered(session: Any, frame: Any, files: list[_File]) -> Any:
             f"({_java_message(exc)}). Check that it is a comma-separated UTF-8 export with one "
             f"header row and the same number of cells in every row."
         ) from None
+    by_file = {row["_file"]: row for row in counts}
+    names = _labels(files)
     offsets, total = [], 0
-    for row in sorted(counts, key=lambda r: r["_file"]):
-        offsets.append((row["_file"], total - row["first"]))
-        total += row["rows"]
-    shift = session.createDataFrame(offsets, "_file string, _shift long")
+    for f in files:  # in reading order; a file without rows has no count
+        row = by_file.get(f.uri)
+        if row is not None:
+            offsets.append((f.uri, total - row["first"], row["first"], names[f.uri]))
+            total += row["rows"]
+    shift = session.createDataFrame(
+        offsets, "_file string, _shift long, _first long, _label string"
+    )
     numbered = frame.join(F.broadcast(shift), "_file")
+    broken = any((row["breaks"] or 0) > 0 for row in counts) if breaks else False
     return numbered.select(
         *[c for c in frame.columns if c not in ("_file", "_place")],
         (F.col("_place") + F.col("_shift")).alias(ROW),
+        (F.col("_place") - F.col("_first") + first_line).alias(LINE),
+        *([F.col("_label").alias(FILE)] if len(files) > 1 else []),
+    ), broken
+
+
+def _labels(files: list[_File]) -> dict[str, str | None]:
+    """Each file's ``_file`` (:func:`helpers.files.labels`), the same text the other engines
+    give it: the path below the directory the files share."""
+    if len(files) == 1:
+        return {files[0].uri: None}
+    return dict(zip([f.uri for f in files], labels([f.uri for f in files]), strict=True))
+
+
+def _read_jsonl(session: Any, files: list[_File]) -> Any:
+    """JSON Lines read as text lines by Spark and parsed on the executors by
+    :func:`helpers.jsonl.parse_line`: the same columns, text, order and invalid lines as the
+    Arrow reader gives."""
+    from pyspark.sql import functions as F
+
+    lines = session.read.option("lineSep", "\n").text([f.uri for f in files]).select(
+        F.col("value").cast("binary").alias("_bytes"),  # as written: not yet UTF-8 text
+        F.col("_metadata.file_path").alias("_file"),
+        F.col("_metadata.file_block_start").alias("_block"),
+        F.monotonically_increasing_id().alias("_place"),
+    )
+    located = _located_lines(session, lines, files)
+    parsed = located.select(
+        "*", _parse_udf()(F.col("_bytes"), F.col(LINE) == 1).alias("_parsed")
+    ).filter(F.col("_parsed").isNotNull()).drop("_bytes")
+    parsed = parsed.withColumn(
+        "_pairs", F.map_from_arrays(F.col("_parsed.keys"), F.col("_parsed.values"))
+    ).persist()  # parsed once (the parsing is Python), read by every query
+    keys = _keys(parsed, files)
+    cells = []
+    for name, raw_keys in keys.items():
+        value = F.coalesce(*[F.col("_pairs")[k] for k in raw_keys], F.lit(""))
+        cells.append(value.alias(name))
+    hidden = [ROW, LINE, *([FILE] if FILE in parsed.columns else [])]
+    return parsed.select(
+        *cells, F.col("_parsed.invalid").alias(jsonl.INVALID), *hidden
+    )
+
+
+def _located_lines(session: Any, lines: Any, files: list[_File]) -> Any:
+    """The lines with ``_line`` (1-based, in its file), ``_row`` (lines of the files before,
+    plus the line's place: in order, though not dense where a line is blank) and ``_file``."""
+    from pyspark.sql import functions as F
+
+    try:
+        blocks = lines.groupBy("_file", "_block").agg(
+            F.count(F.lit(1)).alias("lines"), F.min("_place").alias("first")
+        ).collect()
+    except Exception as exc:
+        raise SourceError(
+            f"Spark could not read {files[0].uri if len(files) == 1 else 'the files'} "
+            f"({_java_message(exc)}). Check the files and the Spark session's access to them."
+        ) from None
+    order = {f.uri: i for i, f in enumerate(files)}
+    names = _labels(files)
+    offsets, total, file_start, current = [], 0, 0, None
+    for block in sorted(blocks, key=lambda b: (order[b["_file"]], b["_block"])):
+        if block["_file"] != current:
+            current, file_start = block["_file"], total
+        offsets.append((
+            block["_file"], block["_block"], total - block["first"],
+            total - file_start - block["first"] + 1, names[block["_file"]],
+        ))
+        total += block["lines"]
+    shift = session.createDataFrame(
+        offsets, "_file string, _block long, _row_shift long, _line_shift long, _label string"
+    )
+    located = lines.join(F.broadcast(shift), ["_file", "_block"])
+    return located.select(
+        "_bytes",
+        (F.col("_place") + F.col("_row_shift")).alias(ROW),
+        (F.col("_place") + F.col("_line_shift")).alias(LINE),
+        *([F.col("_label").alias(FILE)] if len(files) > 1 else []),
+        F.col("_file").alias("_uri"),
+    )
+
+
+def _keys(parsed: Any, files: list[_File]) -> dict[str, list[str]]:
+    """Normalised column name -> the raw keys that mean it, in order of first appearance
+    (file, line, place in the line), each file's keys checked as a header is."""
+    from pyspark.sql import functions as F
+
+    firsts = (
+        parsed.select("_uri", ROW, F.posexplode("_parsed.keys").alias("_at", "_key"))
+        .groupBy("_uri", "_key").agg(F.min(F.struct(ROW, "_at")).alias("_first"))
+        .collect()
+    )
+    order = {f.uri: i for i, f in enumerate(files)}
+    firsts.sort(key=lambda r: (order[r["_uri"]], r["_first"][0], r["_first"][1]))
+    columns: dict[str, list[str]] = {}
+    for uri in [f.uri for f in files]:
+        raw = [r["_key"] for r in firsts if r["_uri"] == uri]
+        if not raw and len(files) > 1:
+            continue  # no key in this file: no column (as helpers.sources reads a set)
+        for key, name in zip(raw, normalised_names(raw, origin=uri), strict=True):
+            if key not in columns.setdefault(name, []):
+                columns[name].append(key)
+    return columns
+
+
+def _parse_udf() -> Any:
+    """:func:`helpers.jsonl.parse_line` as a Spark function: null for a blank line."""
+    from pyspark import cloudpickle
+    from pyspark.sql import functions as F
+
+    # By value: an executor then needs no copy of this package, only Python's standard
+    # library (the parser's functions are sent, not the module, which imports pyarrow).
+    cloudpickle.register_pickle_by_value(jsonl)
+    parse_line, blank = jsonl.parse_line, jsonl.BLANK
+
+    def parse(raw: bytes, first: bool) -> Any:
+        parsed = parse_line(raw, first=first)
+        if parsed == blank:
+            return None
+        pairs, invalid = parsed
+        # Keys and values as lists: a map from Python reaches Spark as a Java HashMap, in
+        # no particular order, and the keys' order makes the columns' order.
+        return list(pairs), list(pairs.values()), invalid
+
+    return F.udf(
+        parse, "struct<keys: array<string>, values: array<string>, invalid: string>",
+        useArrow=False,
     )
 
 

@@ -23,7 +23,8 @@ _DT = re.compile(
     r" *(Z|UTC|[+-]\d{2}(?::?\d{2})?)?$"
 )
 _NUM = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
-_REASONS = ["invalid_datetime", "missing_session_id", "missing_user_id",
+# invalid_json_line first: a CSV, which the oracle reads, never has one.
+_REASONS = ["invalid_json_line", "invalid_datetime", "missing_session_id", "missing_user_id",
             "non_production_env", "internal_ip", "duplicate_event"]
 
 

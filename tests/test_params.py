@@ -72,7 +72,7 @@ def test_files_merge_in_order_and_overrides_win(tmp_path: Path) -> None:
         ("environments=['  ']", "blank"),
         ("exclude_internal_traffic=maybe", "exclude_internal_traffic"),
         ("price_currency=''", "price_currency"),
-        ("novalue", "expected KEY=VALUE"),
+        ("novalue", "needs KEY=VALUE"),
     ],
 )
 def test_bad_values_are_refused_with_the_key_named(item: str, message: str) -> None:

@@ -13,7 +13,7 @@ from conftest import COLUMNS, event, write_csv, write_typed_parquet_set
 
 from helpers import open_events
 from helpers.errors import SourceError
-from helpers.sources import ROW, read_events
+from helpers.sources import LINE, ROW, read_events
 
 
 def test_headers_are_trimmed_lower_cased_and_underscored(tmp_path: Path) -> None:
@@ -22,7 +22,7 @@ def test_headers_are_trimmed_lower_cased_and_underscored(tmp_path: Path) -> None
               "device class", "Env", "is internal ip", "Note"]
     path.write_text("\ufeff" + ",".join(header) + "\n" + ",".join(["x"] * 10) + "\n")
     table = read_events(str(path)).table
-    assert table.column_names == [*COLUMNS[:-1], "note", ROW]
+    assert table.column_names == [*COLUMNS[:-1], "note", ROW, LINE]
 
 
 def test_cells_stay_text_as_written(tmp_path: Path) -> None:
@@ -36,7 +36,7 @@ def test_cells_stay_text_as_written(tmp_path: Path) -> None:
 def test_only_datetime_and_the_user_column_are_required(tmp_path: Path) -> None:
     path = tmp_path / "events.csv"
     path.write_text("when,Session ID,params\n2021-01-23,1,{}\n")
-    assert read_events(str(path)).table.column_names == ["when", "session_id", "params", ROW]
+    assert read_events(str(path)).table.column_names[:4] == ["when", "session_id", "params", ROW]
     with pytest.raises(SourceError) as caught:
         open_events(str(path)).report()
     message = str(caught.value)
@@ -51,7 +51,7 @@ def test_blank_header_cells_name_extra_columns(tmp_path: Path) -> None:
     path = tmp_path / "events.csv"
     path.write_text(",".join([*COLUMNS, "", " "]) + "\n" + ",".join(["x"] * 12) + "\n")
     table = read_events(str(path)).table
-    assert table.column_names[-3:] == ["unnamed_11", "unnamed_12", ROW]
+    assert table.column_names[-4:] == ["unnamed_11", "unnamed_12", ROW, LINE]
 
 
 def test_duplicate_headers_are_refused(tmp_path: Path) -> None:
@@ -75,7 +75,9 @@ def test_gzip_semicolon_and_header_only_files(tmp_path: Path) -> None:
     ("name", "content", "message"),
     [
         ("missing.csv", None, "does not exist"),
-        ("events.xlsx", b"PK", "Cannot tell what kind of file"),
+        ("events.xls", b"PK", "Cannot tell what kind of file"),
+        ("events.xlsx", b"PK", "could not be read as an Excel workbook"),
+        ("events.jsonl", b"\x00\x01{}", "binary"),
         ("empty.csv", b"", "empty"),
         ("binary.csv", b"\x00\x01\x02\x03datetime", "binary"),
         ("latin1.csv", "datetime,session_id,caf\xe9\n".encode("latin-1"), "not UTF-8"),
@@ -151,7 +153,7 @@ def test_a_directory_or_glob_of_parquet_files_is_one_source(tmp_path: Path) -> N
     assert from_glob.table.column("session_id").to_pylist() == ["a", "b"]
 
     (tmp_path / "empty").mkdir()
-    with pytest.raises(SourceError, match="no Parquet files"):
+    with pytest.raises(SourceError, match="holds no events files"):
         read_events(str(tmp_path / "empty"))
 
 

@@ -1,0 +1,149 @@
+"""CSV files (``.csv``, ``.csv.gz``, ``.tsv``) parsed with pyarrow into all-text Arrow, with
+each row's line number as a text editor or a spreadsheet shows it (the header is line 1).
+
+pyarrow gives no line numbers, and a row is not always one line: a quoted value may hold
+line breaks, and pyarrow skips empty lines. The file's line breaks are counted while pyarrow
+parses it: when there is one per row (and the header's), row i is line i + 2. Otherwise a
+row's line is counted from the rows before it (one line each, plus the line breaks inside
+their values), and the file's count checks that: when it is more (the file has empty lines),
+the lines are counted again exactly, by Python's csv reader, which reports the line it is at.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from helpers.errors import SourceError
+
+_HEAD = 1 << 16
+_BLOCK = 1 << 22
+
+
+def read_csv(path: Path) -> tuple[pa.Table, np.ndarray]:
+    """The file's rows as text columns named by its header (as written), and each row's line."""
+    head = _open_text_head(path)
+    first_line = head.splitlines()[0] if head.strip() else ""
+    if not first_line.strip():
+        raise SourceError(f"{path} is empty: it has no header row.")
+    delimiter = csv_delimiter(path, first_line)
+    header = next(csv.reader(io.StringIO(first_line), delimiter=delimiter))
+    # Counting the file's line breaks while pyarrow parses it: both release the GIL.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        breaks = pool.submit(_line_breaks, path)
+        table = _parsed(path, header, delimiter)
+        return table, _lines(path, table, delimiter, breaks.result())
+
+
+def _parsed(path: Path, header: list[str], delimiter: str) -> pa.Table:
+    try:
+        return pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in header},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise SourceError(
+            f"{path} could not be parsed as CSV: {exc}. Check that it is a comma-separated "
+            f"UTF-8 export with one header row."
+        ) from None
+
+
+def csv_delimiter(path: Path | str, first_line: str) -> str:
+    """Tab for a .tsv file; else ';' when the header holds more of them than commas (spreadsheet
+    exports in some locales), else ','."""
+    if str(path).lower().endswith(".tsv"):
+        return "\t"
+    # The header has no JSON, so counting is safe.
+    return ";" if first_line.count(";") > first_line.count(",") else ","
+
+
+def _lines(path: Path, table: pa.Table, delimiter: str, file_breaks: int) -> np.ndarray:
+    if file_breaks in (table.num_rows, table.num_rows + 1):  # the header, then one line a row
+        return np.arange(2, table.num_rows + 2, dtype=np.int64)
+    inside = np.zeros(table.num_rows, dtype=np.int64)  # line breaks inside each row's values
+    for column in table.columns:
+        # Plain substring searches: a regular expression over every cell costs half a read.
+        if any(pc.any(pc.match_substring(column, s)).as_py() for s in ("\n", "\r")):
+            inside += _breaks(column)
+    lines = 2 + np.arange(table.num_rows, dtype=np.int64) + np.cumsum(inside) - inside
+    expected = 1 + table.num_rows + int(inside.sum())  # every line ended by a break...
+    if file_breaks in (expected, expected - 1):  # ...but perhaps the last
+        return lines
+    return _counted_lines(path, delimiter, table.num_rows, fallback=lines)
+
+
+def _breaks(column: pa.ChunkedArray) -> np.ndarray:
+    # \n, \r\n and a lone \r each end a line, for pyarrow, Python and editors alike.
+    count = [pc.count_substring(column, s).to_numpy().astype(np.int64) for s in ("\n", "\r")]
+    return count[0] + count[1] - pc.count_substring(column, "\r\n").to_numpy()
+
+
+def _line_breaks(path: Path) -> int:
+    """The file's line breaks (``\\n``, ``\\r\\n``, ``\\r``), read in blocks."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    total, ended_in_cr = 0, False
+    with opener(path, "rb") as fh:
+        while block := fh.read(_BLOCK):
+            total += block.count(b"\n") + block.count(b"\r") - block.count(b"\r\n")
+            if ended_in_cr and block.startswith(b"\n"):
+                total -= 1  # a \r\n cut between two blocks
+            ended_in_cr = block.endswith(b"\r")
+    return total
+
+
+def _counted_lines(path: Path, delimiter: str, rows: int, *, fallback: np.ndarray) -> np.ndarray:
+    """Each row's first line, counted by Python's csv reader (empty lines skipped, as pyarrow
+    skips them); ``fallback`` if the two readers do not agree on the rows."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    lines: list[int] = []
+    limit = csv.field_size_limit()
+    csv.field_size_limit(sys.maxsize)  # a params cell may be long; pyarrow read it already
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
+            reader = csv.reader(fh, delimiter=delimiter)
+            next(reader, None)
+            last = reader.line_num
+            for row in reader:
+                if row:
+                    lines.append(last + 1)
+                last = reader.line_num
+    except (csv.Error, UnicodeDecodeError, OSError):
+        return fallback
+    finally:
+        csv.field_size_limit(limit)
+    return np.asarray(lines, dtype=np.int64) if len(lines) == rows else fallback
+
+
+def _open_text_head(path: Path) -> str:
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as fh:
+            head = fh.read(_HEAD)
+    except (OSError, EOFError) as exc:
+        raise SourceError(f"{path} could not be read: {exc}.") from None
+    if b"\x00" in head:
+        raise SourceError(f"{path} looks like a binary file, not CSV text. Export it as CSV.")
+    try:
+        return head.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        cut_at_the_end = len(head) == _HEAD and exc.start >= len(head) - 3
+        if not cut_at_the_end:
+            raise SourceError(
+                f"{path} is not UTF-8 text (byte {exc.start}). Save it as CSV UTF-8."
+            ) from None
+        return head[: exc.start].decode("utf-8-sig")
