@@ -37,7 +37,7 @@ from helpers.clean import finite_price, utc_microseconds
 from helpers.cli import main
 from helpers.params import ReportParams
 from helpers.report import Report
-from helpers.sources import ROW, read_events
+from helpers.sources import HIDDEN, LINE, ROW, read_events
 
 pytestmark = pytest.mark.slow
 
@@ -127,7 +127,7 @@ def _load(url: str, name: str, csv_path: Path, *, order: bool = True, seed: int 
     import psycopg
 
     table = read_events(str(csv_path)).table  # the cells exactly as the report reads the file
-    columns = [c for c in table.column_names if c != ROW]
+    columns = [c for c in table.column_names if c not in HIDDEN]  # data only
     cells = [table.column(c).to_pylist() for c in columns]
     rows = list(range(table.num_rows))
     random.Random(seed).shuffle(rows)
@@ -194,7 +194,7 @@ def test_without_an_order_column_ties_break_by_values_as_in_duckdb(
     import duckdb
 
     database = tmp_path / "warehouse.duckdb"
-    cells = read_events(str(edge_csv)).table.drop_columns([ROW])  # noqa: F841  # read by name
+    cells = read_events(str(edge_csv)).table.drop_columns([ROW, LINE])  # noqa: F841  # by name
     with duckdb.connect(str(database)) as con:  # the same cells, stored in another order
         con.execute("CREATE TABLE edge_cases AS FROM cells ORDER BY hash(columns(*))")
     duck = build_report(ReportParams(backend=f"duckdb://{database}", table="edge_cases"))

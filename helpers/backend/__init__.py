@@ -16,48 +16,56 @@ nowhere else:
   (Ibis's is a plain cast there, which fails the query on one bad cell), a hash of a row,
   JSON kinds, byte-order text, a table named with its schema.
 
+The functions below are the backend's whole surface; each asks which engine it runs on and
+takes that engine's way from its module: ``_duckdb`` (Parquet scans, spill directory, JSON
+functions), ``_spark`` (the session, variant functions), ``_postgres`` (try-casts, JSON,
+caching in code-point order, connect timeout); ``_common`` holds what they share.
+
 Journey order, first/last-by-time and null handling need no special casing: they are built on
 the unique ``_seq`` column with ``argmin``/``argmax``, which every backend supports.
 """
 
 from __future__ import annotations
 
-import atexit
-import importlib.util
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import ibis
-import ibis.expr.datatypes as dt
-import ibis.expr.operations as ops
 import ibis.expr.types as ir
 from ibis.common.exceptions import TableNotFound
 
-from helpers.errors import ReportError, SourceError
-from helpers.sources import (
-    CAST,
-    FILE,
-    LINE,
-    NAIVE_TIMESTAMP,
-    NO_VALUES,
-    ROW,
-    ParquetFile,
-    RawEvents,
+from helpers.backend._common import JsonField, _kind, _quoted
+from helpers.backend._duckdb import (
+    _json_extract_paths,
+    _json_extract_string,
+    _json_type,
+    _scan,
+    _spill_directory,
 )
+from helpers.backend._postgres import (
+    _PG_TRY_CASTS,
+    _cache_in_code_point_order,
+    _create_postgres_functions,
+    _pg_json_fields,
+    _pg_json_keys,
+    _pg_json_text,
+    _pg_json_typeof,
+    _pg_try_json,
+    _with_connect_timeout,
+)
+from helpers.backend._spark import (
+    _from_json,
+    _schema_of_variant,
+    _spark_session,
+    _try_parse_json,
+    _try_variant_get,
+    _try_variant_get_string,
+)
+from helpers.errors import ReportError, SourceError
+from helpers.sources import RawEvents
 
 DUCKDB, PYSPARK, POSTGRES = "duckdb", "pyspark", "postgres"
 
-
-@dataclass(frozen=True)
-class JsonField:
-    """A value inside a JSON text: its kind (null when absent) and its text."""
-
-    kind: ir.StringValue  # 'string' | 'number' | 'boolean' | 'null' | 'object' | 'array'
-    text: ir.StringValue  # a string's value unquoted; a number or boolean as written
 
 
 @dataclass(frozen=True)
@@ -132,43 +140,8 @@ class Engine:
 
 _TABLES_SHOWN = 20
 
-def _scan(files: tuple[ParquetFile, ...]) -> str:
-    """DuckDB SQL reading Parquet files as all-text events with the hidden columns (``_row``,
-    ``_line``, ``_file`` for a set): each file's columns renamed as the spec normalises them,
-    typed ones rendered as text as :mod:`helpers.sources` renders them for Arrow, and the
-    files stacked by column name."""
-    selects = []
-    for file in files:
-        columns = [
-            f"{_text(_quoted(original), kind)} AS {_quoted(name)}"
-            for original, name, kind in zip(file.header, file.names, file.kinds, strict=True)
-        ]
-        located = f"file_row_number + {file.first_row} AS {ROW}, file_row_number + 2 AS {LINE}"
-        if file.label is not None:
-            located += f", {_literal(file.label)} AS {FILE}"
-        selects.append(
-            f"SELECT {', '.join(columns)}, {located} "
-            f"FROM read_parquet({_literal(str(file.path))}, file_row_number = true)"
-        )
-    return " UNION ALL BY NAME ".join(selects)
 
 
-def _text(column: str, kind: str) -> str:
-    if kind == CAST:
-        return f"CAST({column} AS VARCHAR)"
-    if kind == NAIVE_TIMESTAMP:
-        return f"CAST({column} AS VARCHAR) || ' UTC'"
-    if kind == NO_VALUES:
-        return "CAST(NULL AS VARCHAR)"
-    return column
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _quoted(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 def connect(
@@ -222,20 +195,6 @@ def connect(
 #: Ibis's extra for a URL scheme, where the two differ.
 _EXTRAS = {"postgresql": "postgres"}
 #: Seconds to wait for a PostgreSQL server: libpq's default is to wait for ever.
-_CONNECT_TIMEOUT = 15
-
-
-def _with_connect_timeout(url: str) -> str:
-    """A postgres URL with ``connect_timeout``, unless the URL or PGCONNECT_TIMEOUT sets one:
-    an unreachable host then fails in seconds instead of hanging the run."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("postgres", "postgresql") or "PGCONNECT_TIMEOUT" in os.environ:
-        return url
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    if any(key == "connect_timeout" for key, _ in query):
-        return url
-    query.append(("connect_timeout", str(_CONNECT_TIMEOUT)))
-    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def _one_line(exc: BaseException | None) -> str:
@@ -243,13 +202,6 @@ def _one_line(exc: BaseException | None) -> str:
     return " ".join(str(exc).split())
 
 
-def _spill_directory() -> str:
-    """A fresh directory for DuckDB's spill files, under the system's temporary directory
-    (``TMPDIR`` chooses the disk), removed when the process ends. DuckDB's own default,
-    ``.tmp/`` in the working directory, would litter (or fail in) wherever a run starts."""
-    path = tempfile.mkdtemp(prefix="customer-activity-spill-")
-    atexit.register(shutil.rmtree, path, ignore_errors=True)
-    return path
 
 
 def json_fields(engine_name: str, doc: ir.StringValue, paths: list[str]) -> list[JsonField]:
@@ -411,239 +363,8 @@ def object_entries(table: ir.Table, column: str, keep: list[str]) -> ir.Table:
     return entries.select(*keep, "key", value=ibis.coalesce(node.str, node.cast("string")))
 
 
-def _pg_json_fields(doc: ir.JSONValue, paths: list[str]) -> list[JsonField]:
-    fields = []
-    for path in paths:
-        node = doc
-        for key in path.split(".")[1:]:  # "$.a.b": a, then b
-            node = node[key]  # json -> 'key': null unless an object holds the key
-        fields.append(JsonField(kind=_kind(_pg_json_typeof(node)), text=_pg_json_text(node)))
-    return fields
 
 
-def _kind(engine_type: ir.StringValue) -> ir.StringValue:
-    # DuckDB's json_type and Spark's schema_of_variant, mapped onto JSON's own kinds.
-    upper = engine_type.upper()
-    return ibis.cases(
-        (upper.startswith("OBJECT"), "object"),
-        (upper.startswith("ARRAY"), "array"),
-        (upper.isin(["VARCHAR", "STRING"]), "string"),
-        (upper == "BOOLEAN", "boolean"),
-        (upper.isin(["NULL", "VOID"]), "null"),
-        (upper.notnull(), "number"),
-        else_=ibis.null("string"),
-    )
 
 
-# -- engine functions, called by name -------------------------------------------------------------
 
-
-@ibis.udf.scalar.builtin(name="json_type")
-def _json_type(doc: dt.JSON, path: str) -> str: ...
-
-
-@ibis.udf.scalar.builtin(name="json_extract")
-def _json_extract_paths(doc: dt.JSON, paths: dt.Array(dt.string)) -> dt.Array(dt.JSON): ...
-
-
-@ibis.udf.scalar.builtin(name="json_extract_string")
-def _json_extract_string(doc: dt.JSON, path: str) -> str: ...
-
-
-@ibis.udf.scalar.builtin(name="try_parse_json")
-def _try_parse_json(doc: str) -> dt.Binary: ...
-
-
-@ibis.udf.scalar.builtin(name="try_variant_get")
-def _try_variant_get(variant: dt.Binary, path: str, kind: str) -> dt.Binary: ...
-
-
-@ibis.udf.scalar.builtin(name="try_variant_get")
-def _try_variant_get_string(variant: dt.Binary, path: str, kind: str) -> str: ...
-
-
-@ibis.udf.scalar.builtin(name="from_json")
-def _from_json(doc: str, schema: str) -> dt.Map(dt.string, dt.string): ...
-
-
-@ibis.udf.scalar.builtin(name="schema_of_variant")
-def _schema_of_variant(variant: dt.Binary) -> str: ...
-
-
-# -- PostgreSQL -----------------------------------------------------------------------------------
-#
-# PostgreSQL 15 has no try-cast (pg_input_is_valid() is new in 16), and Ibis compiles one as a
-# plain cast. These functions catch the cast's error in PL/pgSQL instead; connect() creates
-# them in pg_temp, the connection's own schema, so a run needs no rights in the database
-# beyond a temporary object (granted to everyone by default) and leaves nothing behind.
-# They are PARALLEL UNSAFE because a PL/pgSQL exception block cannot run in a parallel worker.
-#
-# Each also gives DuckDB's answer where the two engines read a value differently:
-# - try_timestamp: only the shape clean.py builds (PostgreSQL alone would also read
-#   'yesterday', 'epoch' or 'J2459238'); a 60th second is refused (PostgreSQL rolls it into
-#   the next minute) and year 0 is 1 BC (PostgreSQL refuses year 0);
-# - try_float8: a number beyond a double's range is +-infinity, one below it zero (PostgreSQL
-#   raises an error for both);
-# - try_json: DuckDB's reader also takes a trailing comma ([1,]) and nan/inf/infinity in any
-#   case, so text PostgreSQL refuses is read again with those spelled its way (1e999 stands for
-#   a non-finite number: still a number, and not a finite one); and since PostgreSQL's JSON
-#   functions fail on a \u0000 escape (its text cannot hold NUL), U+FFFD stands in for it.
-_POSTGRES_FUNCTIONS = r"""
-CREATE OR REPLACE FUNCTION pg_temp.try_timestamp(cell text) RETURNS timestamp
-LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL UNSAFE AS $fn$
-BEGIN
-  IF cell !~ '^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d+)?$' OR substr(cell, 18, 2) = '60' THEN
-    RETURN NULL;
-  END IF;
-  IF left(cell, 4) = '0000' THEN
-    RETURN ('0001' || substr(cell, 5) || ' BC')::timestamp;
-  END IF;
-  RETURN cell::timestamp;
-EXCEPTION WHEN data_exception THEN
-  RETURN NULL;
-END
-$fn$;
-
-CREATE OR REPLACE FUNCTION pg_temp.try_float8(cell text) RETURNS double precision
-LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL UNSAFE AS $fn$
-DECLARE
-  exact numeric;
-BEGIN
-  RETURN cell::double precision;
-EXCEPTION
-  WHEN numeric_value_out_of_range THEN
-    BEGIN
-      exact := cell::numeric;
-    EXCEPTION WHEN data_exception THEN  -- beyond numeric too: the exponent's sign tells
-      RETURN CASE WHEN cell ~* 'e-' THEN 0
-                  WHEN ltrim(cell) LIKE '-%' THEN '-Infinity' ELSE 'Infinity' END;
-    END;
-    RETURN CASE WHEN abs(exact) < 1 THEN 0
-                ELSE sign(exact)::double precision * 'Infinity'::double precision END;
-  WHEN data_exception THEN
-    RETURN NULL;
-END
-$fn$;
-
-CREATE OR REPLACE FUNCTION pg_temp.try_json(doc text) RETURNS json
-LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL UNSAFE AS $fn$
-DECLARE
-  respelled text;
-BEGIN
-  IF strpos(doc, '\u0000') > 0 THEN  -- an escape, not one escaped backslash, then u0000
-    LOOP
-      respelled := regexp_replace(doc, '(^|[^\\])((\\\\)*)\\u0000', '\1\2\\ufffd', 'g');
-      EXIT WHEN respelled = doc;
-      doc := respelled;
-    END LOOP;
-  END IF;
-  RETURN doc::json;
-EXCEPTION WHEN data_exception THEN
-  -- Outside strings only: the text cut into strings (m[1]) and what lies between (m[2]).
-  SELECT string_agg(
-           coalesce(m[1], regexp_replace(
-             regexp_replace(m[2], '(^\s*|[^\s[{,]\s*),(\s*[]}])', '\1\2', 'g'),
-             '\m(nan|inf|infinity)\M', '1e999', 'gi')),
-           '' ORDER BY n)
-    INTO respelled
-    FROM regexp_matches(doc, '("(?:[^"\\]|\\.)*")|([^"]+|")', 'g') WITH ORDINALITY AS r(m, n);
-  BEGIN
-    RETURN respelled::json;
-  EXCEPTION WHEN data_exception THEN
-    RETURN NULL;
-  END;
-END
-$fn$;
-
-CREATE OR REPLACE FUNCTION pg_temp.json_text(node json) RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $fn$
-  SELECT node #>> '{}'
-$fn$;
-
-CREATE OR REPLACE FUNCTION pg_temp.json_keys(doc json) RETURNS text[]
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $fn$
-  SELECT CASE WHEN json_typeof(doc) = 'object' THEN ARRAY(SELECT json_object_keys(doc)) END
-$fn$;
-"""
-
-
-def _create_postgres_functions(con: Any) -> None:
-    con.raw_sql(_POSTGRES_FUNCTIONS).close()
-
-
-def _cache_in_code_point_order(con: Any) -> None:
-    """Ibis caches a table (``cache()``) by creating it from its columns' types, then
-    inserting the rows: every text column of the copy would compare by the database's
-    collation again. CREATE TABLE AS keeps the collation of the query's columns (see
-    :func:`code_point_order`), so this connection caches that way."""
-
-    def create_cached_table(name: str, expr: ir.Table) -> ir.Table:
-        con._run_pre_execute_hooks(expr)  # in-memory tables the query reads, uploaded
-        con.raw_sql(f"CREATE TEMPORARY TABLE {_quoted(name)} AS {con.compile(expr)}").close()
-        return ops.DatabaseTable(
-            name, schema=expr.schema(), source=con, namespace=ops.Namespace()
-        ).to_expr()
-
-    con._create_cached_table = create_cached_table
-
-
-@ibis.udf.scalar.builtin(name="try_timestamp", database="pg_temp")
-def _pg_try_timestamp(cell: str) -> dt.timestamp: ...
-
-
-@ibis.udf.scalar.builtin(name="try_float8", database="pg_temp")
-def _pg_try_float8(cell: str) -> dt.float64: ...
-
-
-@ibis.udf.scalar.builtin(name="try_json", database="pg_temp")
-def _pg_try_json(doc: str) -> dt.JSON: ...
-
-
-@ibis.udf.scalar.builtin(name="json_text", database="pg_temp")
-def _pg_json_text(value: dt.JSON) -> str: ...
-
-
-@ibis.udf.scalar.builtin(name="json_typeof")
-def _pg_json_typeof(value: dt.JSON) -> str: ...
-
-
-@ibis.udf.scalar.builtin(name="json_keys", database="pg_temp")
-def _pg_json_keys(value: dt.JSON) -> dt.Array(dt.string): ...
-
-
-_PG_TRY_CASTS = {"timestamp": _pg_try_timestamp, "float64": _pg_try_float8}
-
-
-# -- sessions and requirements --------------------------------------------------------------------
-
-
-def _spark_session(master: str | None) -> Any:
-    _require("pyspark", "pyspark", what="the pyspark backend", extra="spark")
-    if shutil.which("java") is None:
-        raise ReportError(
-            "the pyspark backend needs Java 17 or newer, and no `java` was found on PATH. "
-            "Install a JDK (for example `apt-get install openjdk-17-jre-headless`) or set "
-            "JAVA_HOME, or use --set backend=duckdb."
-        )
-    from pyspark.sql import SparkSession
-
-    active = SparkSession.getActiveSession()
-    if active is not None and master is None:
-        session = active  # a notebook attached to a cluster already holds one
-    else:
-        session = (
-            SparkSession.builder.master(master or "local[*]")
-            .appName("customer-activity-report")
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")  # stderr is for our messages
-            .config("spark.sql.shuffle.partitions", "8")
-            .getOrCreate()
-        )
-    session.conf.set("spark.sql.session.timeZone", "UTC")
-    return session
-
-
-def _require(module: str, package: str, *, what: str, extra: str | None = None) -> None:
-    if importlib.util.find_spec(module) is None:
-        hint = f"pip install -e '.[{extra}]'" if extra else f"pip install '{package}'"
-        raise ReportError(f"{what} needs the Python package {package}: run `{hint}`.")
