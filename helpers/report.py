@@ -37,7 +37,6 @@ from helpers.grains import Grains
 from helpers.sources import ROW
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_YEAR_2000_US = 946_684_800_000_000
 _REASON_COLUMN = 1  # of the rejected rows: source_row, reason, then the raw columns
 
 
@@ -72,7 +71,7 @@ def assemble(
     analyses: dict[str, Any],
 ) -> Report:
     """The report of a run: its numbers, computed from ``grains``, checked against the schema."""
-    facts = event_facts(grains.events)
+    facts = grains.facts
     document = Document(
         schema_version=SCHEMA_VERSION,
         generated_at=_now(),
@@ -122,22 +121,6 @@ def objectives(grains: Grains) -> Objectives:
         ),
         users_with_request_id=counts["users_with_request_id"],
     )
-
-
-def event_facts(events: ir.Table) -> dict[str, Any]:
-    """Counts and the time span of the analysed events, in one scan: what the period and the
-    data quality blocks report."""
-    # Implausible times are kept (the spec analyses them) but counted, so they are seen.
-    now_us = int(datetime.now(UTC).timestamp() * 1_000_000) + 86_400_000_000
-    return events.aggregate(
-        rows=events.count(),
-        params_invalid=events.params_invalid.sum(),
-        price_invalid=events.price_invalid.sum(),
-        before_2000=events.count(where=events.ts_us < _YEAR_2000_US),
-        in_the_future=events.count(where=events.ts_us > now_us),
-        first=events.ts_us.min(),
-        last=events.ts_us.max(),
-    ).to_pyarrow().to_pylist()[0]
 
 
 def data_quality(rows_read: int, facts: dict[str, Any], rejected: pa.Table) -> DataQuality:

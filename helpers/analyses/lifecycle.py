@@ -6,7 +6,7 @@ import ibis
 
 from helpers import fmt, periods
 from helpers.analyses._base import Analysis, Count, Model, Result
-from helpers.analyses._execute import row, rows
+from helpers.analyses._execute import rows
 from helpers.grains import Grains
 from helpers.periods import Period
 
@@ -63,7 +63,7 @@ def lifecycle(grains: Grains) -> Lifecycle:
     # A user leaves after a period when their next active period is not the next one.
     gone = active.filter(active.after.isnull() | (active.after > active.p + 1))
     dormant = gone.group_by(p=gone.p + 1).aggregate(users=gone.count())
-    span = row(e.aggregate(first=e.ts_us.min(), last=e.ts_us.max()))
+    span = grains.facts
     if span["first"] is None:
         return Lifecycle(period=period, periods=[])
     first = periods.index_of_day(period, span["first"] // periods.DAY_US)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from helpers import fmt, periods
 from helpers.analyses._base import Analysis, Count, Model, Rate, Result
 from helpers.analyses._conditions import predicate
-from helpers.analyses._execute import rate, row, rows
+from helpers.analyses._execute import rate, rows
 from helpers.grains import Grains
 from helpers.periods import Period
 
@@ -90,7 +90,7 @@ def retention(grains: Grains) -> Retention:
         (r["cohort"], int(r["users"]))
         for r in rows(starts.group_by("cohort").aggregate(users=starts.count()))
     )
-    last = row(e.aggregate(last=e.ts_us.max()))["last"]
+    last = grains.facts["last"]
     last_period = -1 if last is None else periods.index_of_day(spec.period, last // periods.DAY_US)
     cohorts, overall = [], []
     for cohort, users in sizes:

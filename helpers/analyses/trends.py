@@ -10,7 +10,7 @@ import ibis.expr.types as ir
 from helpers import fmt, periods
 from helpers.analyses._base import Analysis, Count, Model, Rate, Result
 from helpers.analyses._conditions import check_column, predicate
-from helpers.analyses._execute import rate, row, rows
+from helpers.analyses._execute import rate, rows
 from helpers.analyses.funnels import NO_VALUE, first_values
 from helpers.grains import Grains
 from helpers.periods import Period
@@ -132,7 +132,7 @@ def trends(grains: Grains) -> Trends:
     )
     first = tagged.group_by("user_id", "value").aggregate(p=tagged.p.min())
     new = first.group_by("value", "p").aggregate(new=first.count())
-    span = row(e.aggregate(first=e.ts_us.min(), last=e.ts_us.max()))
+    span = grains.facts
     if span["first"] is None:
         return Trends(period=spec.period, periods=[], breakdown=None, stickiness=[])
     numbers = range(
