@@ -10,7 +10,8 @@ Journey order is the cleaned events' ``_seq``: by datetime, ties by input order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
@@ -39,12 +40,22 @@ class Grains:
     users: ir.Table
     sessions: ir.Table
     params: ReportParams
+    _kept: dict[Hashable, ir.Table] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def of(cls, events: ir.Table, params: ReportParams) -> Grains:
         """Summarise cleaned ``events`` (already materialised by cleaning) into cached users and
         sessions tables: every objective and analysis reads them again."""
         return cls(events, users(events).cache(), sessions(events).cache(), params)
+
+    def kept(self, key: Hashable, build: Callable[[], ir.Table]) -> ir.Table:
+        """``build()`` cached on the engine the first time ``key`` is asked for, and that table
+        every time after: what several analyses read (a funnel's levels) is computed once."""
+        if key not in self._kept:
+            self._kept[key] = build().cache()
+        return self._kept[key]
 
     @cached_property
     def facts(self) -> dict[str, Any]:
