@@ -149,7 +149,7 @@ def trends(grains: Grains) -> Trends:
     breakdown = None
     if spec.breakdown is not None:
         # Each user is new in exactly one period: a value's users are its new users summed.
-        users = {v: sum(r["new"] for r in figures.values()) for v, figures in by_value.items()}
+        users = {v: sum(r["new"] for r in of_v.values()) for v, of_v in by_value.items()}
         ranked = sorted(users, key=lambda v: (-users[v], v))
         breakdown = TrendBreakdown(
             column=spec.breakdown,
