@@ -564,7 +564,8 @@ class Bench:
         out = Path(self.args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.with_suffix(".json").write_text(json.dumps(self.results, indent=2) + "\n")
-        out.with_suffix(".md").write_text(markdown(self.results))
+        page = out.with_suffix(".md")
+        page.write_text(markdown(self.results) + _kept_sections(page))
 
 
 def _max_load(runs: list[Run]) -> float | None:
@@ -737,6 +738,18 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
             f"{spill['peak_spill_mb']} MB, same report: {spill['same_report_as_unlimited']}",
             bool(spill["completed"] and spill["same_report_as_unlimited"]))  # fmt: skip
     return found
+
+
+#: Sections of results.md measured by other scripts (bench/spark_jobs.py): a run of this one
+#: keeps them as they are.
+_KEPT_SECTIONS = ("## Spark jobs per report",)
+
+
+def _kept_sections(page: Path) -> str:
+    """The hand-kept part of ``page``: from the first of :data:`_KEPT_SECTIONS` to the end."""
+    text = page.read_text() if page.exists() else ""
+    starts = [text.find(heading) for heading in _KEPT_SECTIONS if heading in text]
+    return "\n" + text[min(starts):] if starts else ""
 
 
 def markdown(r: dict[str, Any]) -> str:

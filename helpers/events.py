@@ -102,6 +102,10 @@ class Events:
             )
         if self._raw is None and self.engine.reads_files and _engine_reads(p.source_path):
             table, self._source = self.engine.read_files(p.source_path)
+            if self._source["kind"] == "csv":
+                # Read by each action that starts from the file (rows read, cleaning, the
+                # rejected rows): parsed once and kept by Spark (in memory, on disk beyond).
+                return table.cache()
             return table
         self._raw = self._raw or read_events(p.source_path, **p.sheet_options())
         self._files = [str(f.path) for f in self._raw.parquet]

@@ -10,8 +10,11 @@ Journey order is the cleaned events' ``_seq``: by datetime, ties by input order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -29,6 +32,7 @@ UNKNOWN_DEVICE = "unknown"
 NO_OM_SOURCE = "no_om_source"
 # The optional text columns the users and sessions tables summarise.
 _SUMMARISED = ("page_type", "event_type", "om_source", "device_class")
+_YEAR_2000_US = 946_684_800_000_000
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,9 @@ class Grains:
     sessions: ir.Table
     params: ReportParams
     absent: frozenset[str] = frozenset()  # canonical columns the log does not have
+    _kept: dict[Hashable, ir.Table] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def of(
@@ -53,10 +60,41 @@ class Grains:
         )
         return cls(events, users(complete).cache(), sessions(complete).cache(), params, absent)
 
+    def kept(self, key: Hashable, build: Callable[[], ir.Table]) -> ir.Table:
+        """``build()`` cached on the engine the first time ``key`` is asked for, and that table
+        every time after: what several analyses read (a funnel's levels) is computed once."""
+        if key not in self._kept:
+            self._kept[key] = build().cache()
+        return self._kept[key]
+
+    @cached_property
+    def facts(self) -> dict[str, Any]:
+        """The analysed events' counts and time span, in one scan (see :func:`event_facts`):
+        the report's period and data quality, and the periods the analyses list."""
+        return event_facts(self.events)
+
     @cached_property
     def users_total(self) -> int:
         """Distinct users among the analysed events (the users table has one row each)."""
         return int(self.users.count().to_pyarrow().as_py() or 0)
+
+
+def event_facts(events: ir.Table) -> dict[str, Any]:
+    """Counts and the time span of the analysed events, in one scan: ``rows``, flagged cells
+    (``params_invalid``, ``price_invalid``), implausible times (``before_2000``,
+    ``in_the_future``: more than a day after now) and ``first`` / ``last`` (``ts_us``, null
+    without events)."""
+    # Implausible times are kept (the spec analyses them) but counted, so they are seen.
+    now_us = int(datetime.now(UTC).timestamp() * 1_000_000) + 86_400_000_000
+    return events.aggregate(
+        rows=events.count(),
+        params_invalid=events.params_invalid.sum(),
+        price_invalid=events.price_invalid.sum(),
+        before_2000=events.count(where=events.ts_us < _YEAR_2000_US),
+        in_the_future=events.count(where=events.ts_us > now_us),
+        first=events.ts_us.min(),
+        last=events.ts_us.max(),
+    ).to_pyarrow().to_pylist()[0]
 
 
 def first(column: ir.Column, order: ir.Column) -> ir.Scalar:

@@ -4,7 +4,7 @@ Read like a dataflow: each objective below is named after its key in report.json
 spec's definition as its docstring, and reads the grains of ``helpers.grains`` (the cleaned
 events, one row per user, one row per session). Every function returns an unexecuted Ibis
 expression, so the same code runs on DuckDB or any other Ibis backend; ``helpers.report``
-executes them.
+executes them, the counts of one table (users, short sessions, ...) together in one query.
 """
 
 from __future__ import annotations
@@ -97,9 +97,9 @@ def price_filter(events: ir.Table, params: ReportParams) -> dict[str, ir.Integer
     kept = priced.anti_join(ignored, "session_id")
     threshold = ibis.literal(params.price_threshold, type="float64")
     return {
-        "users_above": kept.filter(kept.price > threshold).user_id.nunique(),
-        "users_below": kept.filter(kept.price < threshold).user_id.nunique(),
-        "users_at_threshold": kept.filter(kept.price == threshold).user_id.nunique(),
+        "users_above": kept.user_id.nunique(where=kept.price > threshold),
+        "users_below": kept.user_id.nunique(where=kept.price < threshold),
+        "users_at_threshold": kept.user_id.nunique(where=kept.price == threshold),
         "sessions_ignored_other_currency": ignored.count(),
     }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import ibis
 import ibis.expr.types as ir
 
 from helpers import fmt
@@ -90,20 +91,19 @@ def ab_tests(grains: Grains) -> AbTests:
     Without any test assignment, ``tests`` is empty and ``note`` says why.
     """
     control_groups = grains.params.control_groups
-    # Read three times, and reading the JSON is the costly part: do it once.
+    # Read twice, and reading the JSON is the costly part: do it once.
     m = membership(grains.events).cache()
-    per_test = rows(
-        m.group_by("test").aggregate(assigned=m.count(), in_several=m.count(where=m.groups > 1))
-    )
+    # One query: each group's users and conversions, and each test's users seen in several
+    # groups (its row without a group).
+    outcomes = rows(_group_outcomes(m, grains.users))
     # Without any assignment there is nothing else to count.
-    outcomes = rows(_group_outcomes(m, grains.users)) if per_test else []
-    assigned_users = integer(m.user_id.nunique()) if per_test else 0
+    assigned_users = integer(m.user_id.nunique()) if outcomes else 0
     tests = []
-    for test in sorted(per_test, key=lambda r: r["test"]):
-        groups = sorted(
-            (r for r in outcomes if r["test"] == test["test"]), key=lambda r: r["group"]
-        )
-        tests.append(_test(test["test"], groups, int(test["in_several"] or 0), control_groups))
+    for test in sorted({r["test"] for r in outcomes}):
+        of_test = [r for r in outcomes if r["test"] == test]
+        groups = sorted((r for r in of_test if r["group"] is not None), key=lambda r: r["group"])
+        in_several = sum(int(r["users"]) for r in of_test if r["group"] is None)
+        tests.append(_test(test, groups, in_several, control_groups))
     return AbTests(
         users_with_assignment=assigned_users,
         note=None if tests else NO_TEST_GROUPS_NOTE,
@@ -140,15 +140,17 @@ def membership(events: ir.Table) -> ir.Table:
 
 def group_outcomes(events: ir.Table, users: ir.Table) -> ir.Table:
     """Per (test, group): users (seen in that group only), and how many clicked book-now /
-    created a request draft (anywhere in their journey)."""
+    created a request draft (anywhere in their journey); per test, a row whose group is null:
+    the users seen in several of its groups."""
     return _group_outcomes(membership(events), users)
 
 
 def _group_outcomes(m: ir.Table, users: ir.Table) -> ir.Table:
-    members = m.filter(m.groups == 1).join(
+    members = m.join(
         users.select("user_id", "clicked_book_now", "created_request_draft"), "user_id"
     )
-    return members.group_by("test", "group").aggregate(
+    group = ibis.ifelse(members.groups == 1, members.group, ibis.null("string"))
+    return members.group_by("test", group=group).aggregate(
         users=members.count(),
         clicked_book_now=members.count(where=members.clicked_book_now),
         created_request_draft=members.count(where=members.created_request_draft),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import ibis
 import ibis.expr.types as ir
 from pydantic import Field
 
@@ -64,9 +65,20 @@ def activity(grains: Grains) -> Activity:
     when the events span several days (else the one day's figures are the totals).
     ``busiest_hour`` is the hour with most events, the earliest on a tie.
     """
-    hour_rows = rows(activity_by_hour(grains.events))
-    hours = {r["hour"]: r for r in hour_rows}
-    days = sorted(rows(activity_by_day(grains.events)), key=lambda r: r["day"])
+    # Both in one query: a row per hour (``per`` "hour") and per day.
+    both = ibis.union(
+        *(
+            t.select(per=ibis.literal(per), number=t[per].cast("int64"), events=t.events,
+                     active_users=t.active_users)
+            for per, t in (("hour", activity_by_hour(grains.events)),
+                           ("day", activity_by_day(grains.events)))
+        ),
+        distinct=False,
+    )  # fmt: skip
+    counted = rows(both)
+    hour_rows = [r for r in counted if r["per"] == "hour"]
+    hours = {r["number"]: r for r in hour_rows}
+    days = sorted((r for r in counted if r["per"] == "day"), key=lambda r: r["number"])
     by_hour = [
         Hour(
             hour=hour,
@@ -84,7 +96,7 @@ def activity(grains: Grains) -> Activity:
         by_hour=by_hour,
         by_day=[
             Day(
-                date=(_EPOCH_DAY + timedelta(days=int(r["day"]))).isoformat(),
+                date=(_EPOCH_DAY + timedelta(days=int(r["number"]))).isoformat(),
                 events=int(r["events"]),
                 active_users=int(r["active_users"]),
             )

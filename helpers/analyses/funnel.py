@@ -10,7 +10,7 @@ from pydantic import Field
 from helpers import fmt
 from helpers.analyses._base import Analysis, Count, Model, Rate, Result
 from helpers.analyses._execute import rate, rows
-from helpers.analyses.funnels import user_levels
+from helpers.analyses.funnels import levels_of
 from helpers.grains import APARTMENT_VIEW, BOOK_NOW, REQUEST_DRAFT, SEARCH_PAGE, Grains
 
 #: The steps: (name, column, value).
@@ -103,7 +103,7 @@ def marketplace_funnel(grains: Grains) -> Funnel:
     """
     # One small query (a row per level and group); the totals and both breakdowns are sums
     # of its counts.
-    counts = rows(funnel_users(grains.events, grains.users))
+    counts = rows(funnel_users(grains))
     users_total = sum(int(r["users"]) for r in counts)
     breakdowns = {}
     for key, column in (("by_device_class", "device_class"),
@@ -117,11 +117,13 @@ def marketplace_funnel(grains: Grains) -> Funnel:
     return Funnel(users_total=users_total, steps=_reached(counts, users_total), **breakdowns)
 
 
-def funnel_users(events: ir.Table, users: ir.Table) -> ir.Table:
+def funnel_users(grains: Grains) -> ir.Table:
     """Users per (``level``, ``device_class``, ``first_om_source``): the level is the last
-    step the user reached in order (0: none), as the analyses' funnels compute it."""
+    step the user reached in order (0: none), as the analyses' funnels compute it (the same
+    table as the funnel of these steps: :func:`~helpers.analyses.funnels.levels_of`)."""
     steps = [{column: [value]} for _, column, value in STEPS]
-    levels = user_levels(events, steps, None, where="the marketplace funnel")
+    levels = levels_of(grains, steps, None, where="the marketplace funnel")
+    users = grains.users
     u = users.select("user_id", "device_class", "first_om_source").left_join(levels, "user_id")
     u = u.select("device_class", "first_om_source", level=u.level.fill_null(0))
     return u.group_by("level", "device_class", "first_om_source").aggregate(users=u.count())

@@ -10,6 +10,7 @@ is reached within the window and the shortest time to convert.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import ibis
@@ -148,7 +149,7 @@ def funnels(grains: Grains) -> Funnels:
 def funnel_of(grains: Grains, spec: FunnelSpec) -> FunnelResult:
     """One funnel's result (see :func:`funnels`)."""
     events, where = grains.events, f"funnel {spec.name!r}"
-    levels = user_levels(events, spec.steps, spec.window, where=where)
+    levels = levels_of(grains, spec.steps, spec.window, where=where)
     people = grains.users.select("user_id").left_join(levels, "user_id")
     people = people.select("user_id", level=people.level.fill_null(0))
     if spec.breakdown is None:
@@ -176,6 +177,18 @@ def funnel_of(grains: Grains, spec: FunnelSpec) -> FunnelResult:
             median=_seconds(convert["median"]), p90=_seconds(convert["p90"])
         ),
         breakdown=None if spec.breakdown is None else _breakdown(spec.breakdown, counts, n),
+    )
+
+
+def levels_of(
+    grains: Grains, steps: list[Condition], window_seconds: float | None, *, where: str
+) -> ir.Table:
+    """:func:`user_levels` of the grains' events, computed once for the same steps and window
+    and kept: the marketplace funnel and a funnel of the same steps read one table, and each
+    funnel reads it twice (the users per level, the time to convert)."""
+    key = ("funnel levels", json.dumps(steps, sort_keys=True), window_seconds)
+    return grains.kept(
+        key, lambda: user_levels(grains.events, steps, window_seconds, where=where)
     )
 
 

@@ -6,7 +6,7 @@ import ibis
 
 from helpers import fmt, periods
 from helpers.analyses._base import Analysis, Count, Model, Result
-from helpers.analyses._execute import row, rows
+from helpers.analyses._execute import rows
 from helpers.grains import Grains
 from helpers.periods import Period
 
@@ -63,20 +63,26 @@ def lifecycle(grains: Grains) -> Lifecycle:
     # A user leaves after a period when their next active period is not the next one.
     gone = active.filter(active.after.isnull() | (active.after > active.p + 1))
     dormant = gone.group_by(p=gone.p + 1).aggregate(users=gone.count())
-    span = row(e.aggregate(first=e.ts_us.min(), last=e.ts_us.max()))
+    dormant = dormant.mutate(kind=ibis.literal("dormant"))
+    # Both in one query: users per (period, kind), dormant being one more kind.
+    both = ibis.union(
+        *(t.select(p=t.p.cast("int64"), kind=t.kind, users=t.users) for t in (counted, dormant)),
+        distinct=False,
+    )
+    span = grains.facts
     if span["first"] is None:
         return Lifecycle(period=period, periods=[])
     first = periods.index_of_day(period, span["first"] // periods.DAY_US)
     last = periods.index_of_day(period, span["last"] // periods.DAY_US)
-    figures = {(r["p"], r["kind"]): int(r["users"]) for r in rows(counted)}
-    left = {r["p"]: int(r["users"]) for r in rows(dormant)}
+    figures = {(r["p"], r["kind"]): int(r["users"]) for r in rows(both)}
     return Lifecycle(
         period=period,
         periods=[
             Stage(
                 period=periods.label(period, p), new=figures.get((p, "new"), 0),
                 returning=figures.get((p, "returning"), 0),
-                resurrecting=figures.get((p, "resurrecting"), 0), dormant=left.get(p, 0),
+                resurrecting=figures.get((p, "resurrecting"), 0),
+                dormant=figures.get((p, "dormant"), 0),
             )
             for p in range(first + 1, last + 1)
         ],

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ibis
+import ibis.expr.types as ir
+
 from helpers import fmt, periods
 from helpers.analyses._base import Analysis, Count, Model, Rate, Result
 from helpers.analyses._conditions import predicate
-from helpers.analyses._execute import rate, row, rows
+from helpers.analyses._execute import rate, rows
 from helpers.grains import Grains
 from helpers.periods import Period
 
@@ -82,15 +85,23 @@ def retention(grains: Grains) -> Retention:
         "user_id", "cohort", offset=periods.index(spec.period, back.ts_us) - back.cohort
     )
     back = back.filter((back.offset >= 0) & (back.offset < spec.periods)).distinct()
-    retained = {
-        (r["cohort"], r["offset"]): int(r["users"])
-        for r in rows(back.group_by("cohort", "offset").aggregate(users=back.count()))
-    }
-    sizes = sorted(
-        (r["cohort"], int(r["users"]))
-        for r in rows(starts.group_by("cohort").aggregate(users=starts.count()))
+    retained_users = back.group_by("cohort", "offset").aggregate(users=back.count())
+    cohort_users = starts.group_by("cohort").aggregate(users=starts.count())
+    # Both in one query: a cohort's size is its row without an offset.
+    both = ibis.union(
+        _users(retained_users, retained_users.offset),
+        _users(cohort_users, ibis.null("int64")),
+        distinct=False,
     )
-    last = row(e.aggregate(last=e.ts_us.max()))["last"]
+    retained: dict[tuple[int, int], int] = {}
+    sizes: list[tuple[int, int]] = []
+    for r in rows(both):
+        if r["offset"] is None:
+            sizes.append((r["cohort"], int(r["users"])))
+        else:
+            retained[r["cohort"], r["offset"]] = int(r["users"])
+    sizes.sort()
+    last = grains.facts["last"]
     last_period = -1 if last is None else periods.index_of_day(spec.period, last // periods.DAY_US)
     cohorts, overall = [], []
     for cohort, users in sizes:
@@ -110,6 +121,12 @@ def retention(grains: Grains) -> Retention:
         base = sum(u for _, u in observing)
         overall.append(Offset(offset=k, users=kept, cohort_users=base, rate=rate(kept, base)))
     return Retention(period=spec.period, periods=spec.periods, cohorts=cohorts, overall=overall)
+
+
+def _users(counts: ir.Table, offset: ir.IntegerValue) -> ir.Table:
+    return counts.select(
+        cohort=counts.cohort.cast("int64"), offset=offset.cast("int64"), users=counts.users
+    )
 
 
 ANALYSIS = Analysis(

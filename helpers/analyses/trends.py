@@ -10,7 +10,7 @@ import ibis.expr.types as ir
 from helpers import fmt, periods
 from helpers.analyses._base import Analysis, Count, Model, Rate, Result
 from helpers.analyses._conditions import check_column, predicate
-from helpers.analyses._execute import rate, row, rows
+from helpers.analyses._execute import rate, rows
 from helpers.analyses.funnels import NO_VALUE, first_values
 from helpers.grains import Grains
 from helpers.periods import Period
@@ -119,12 +119,12 @@ def trends(grains: Grains) -> Trends:
     named = [
         (t.name, predicate(e, t.condition, where=f"trends event {t.name!r}")) for t in spec.events
     ]
+    tagged = e.mutate(p=periods.index(spec.period, e.ts_us))
     if spec.breakdown is None:
-        values = e.select("user_id").distinct().mutate(value=ibis.literal(NO_VALUE))
+        tagged = tagged.mutate(value=ibis.literal(NO_VALUE))
     else:
         column = check_column(e, spec.breakdown, where="trends breakdown")
-        values = first_values(e, column)
-    tagged = e.mutate(p=periods.index(spec.period, e.ts_us)).join(values, "user_id")
+        tagged = tagged.join(first_values(e, column), "user_id")
     figures = tagged.group_by("value", "p").aggregate(
         active=tagged.user_id.nunique(),
         events=tagged.count(),
@@ -132,20 +132,24 @@ def trends(grains: Grains) -> Trends:
     )
     first = tagged.group_by("user_id", "value").aggregate(p=tagged.p.min())
     new = first.group_by("value", "p").aggregate(new=first.count())
-    span = row(e.aggregate(first=e.ts_us.min(), last=e.ts_us.max()))
+    # One query: every (value, period) with events has its figures, and new users where some
+    # start in it.
+    joined = figures.left_join(new, ["value", "p"])
+    figures = joined.select(*figures.columns, "new")
+    span = grains.facts
     if span["first"] is None:
         return Trends(period=spec.period, periods=[], breakdown=None, stickiness=[])
     numbers = range(
         periods.index_of_day(spec.period, span["first"] // periods.DAY_US),
         periods.index_of_day(spec.period, span["last"] // periods.DAY_US) + 1,
     )
-    by_value = _by_value(rows(figures), rows(new))
+    by_value = _by_value(rows(figures))
     names = [name for name, _ in named]
     every = _series(spec.period, numbers, names, _summed(by_value))
     breakdown = None
     if spec.breakdown is not None:
-        users = {r["value"]: int(r["users"]) for r in
-                 rows(values.group_by("value").aggregate(users=values.count()))}  # fmt: skip
+        # Each user is new in exactly one period: a value's users are its new users summed.
+        users = {v: sum(r["new"] for r in of_v.values()) for v, of_v in by_value.items()}
         ranked = sorted(users, key=lambda v: (-users[v], v))
         breakdown = TrendBreakdown(
             column=spec.breakdown,
@@ -161,12 +165,10 @@ def trends(grains: Grains) -> Trends:
     )  # fmt: skip
 
 
-def _by_value(figures: list[dict[str, Any]], new: list[dict[str, Any]]) -> dict[str, Any]:
+def _by_value(figures: list[dict[str, Any]]) -> dict[str, Any]:
     by_value: dict[str, dict[int, dict[str, Any]]] = {}
     for r in figures:
-        by_value.setdefault(r["value"], {})[r["p"]] = dict(r, new=0)
-    for r in new:
-        by_value[r["value"]][r["p"]]["new"] = int(r["new"])
+        by_value.setdefault(r["value"], {})[r["p"]] = dict(r, new=int(r["new"] or 0))
     return by_value
 
 
@@ -208,10 +210,20 @@ def _stickiness(events: ir.Table, first_us: int, last_us: int) -> list[Stickines
     first_day, last_day = first_us // periods.DAY_US, last_us // periods.DAY_US
     e = events.mutate(day=periods.day(events.ts_us))
     e = e.mutate(month=periods.index_of_day("month", e.day))
-    daily = {r["day"]: int(r["users"]) for r in
-             rows(e.group_by("day").aggregate(users=e.user_id.nunique()))}  # fmt: skip
-    monthly = {r["month"]: int(r["users"]) for r in
-               rows(e.group_by("month").aggregate(users=e.user_id.nunique()))}  # fmt: skip
+    # Both counts in one query: a row per day (``per`` "day") and per month.
+    active = ibis.union(
+        *(
+            e.group_by(number=e[per].cast("int64"))
+            .aggregate(users=e.user_id.nunique())
+            .mutate(per=ibis.literal(per))
+            for per in ("day", "month")
+        ),
+        distinct=False,
+    )
+    counts: dict[str, dict[int, int]] = {"day": {}, "month": {}}
+    for r in rows(active):
+        counts[r["per"]][r["number"]] = int(r["users"])
+    daily, monthly = counts["day"], counts["month"]
     result = []
     for month in range(periods.index_of_day("month", first_day),
                        periods.index_of_day("month", last_day) + 1):  # fmt: skip
