@@ -44,8 +44,14 @@ def _micros(text: str | None) -> int | None:
     offset = 0
     if zone and zone[0] in "+-":
         digits = zone[1:].replace(":", "")
-        offset = (int(digits[:2]) * 60 + int(digits[2:4] or 0)) * (-1 if zone[0] == "-" else 1)
-    moment = moment - timedelta(minutes=offset)
+        hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
+        if hours > 23 or minutes > 59:  # no ISO 8601 offset
+            return None
+        offset = (hours * 60 + minutes) * (-1 if zone[0] == "-" else 1)
+    try:
+        moment = moment - timedelta(minutes=offset)
+    except OverflowError:  # beyond the years 1-9999 in UTC: what no report can write
+        return None
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
     return (moment - epoch) // timedelta(seconds=1) * 1_000_000 + micros
 
