@@ -103,6 +103,21 @@ def objectives_of(events_of: Callable[..., Events]) -> Callable[..., dict[str, A
     return run
 
 
+@pytest.fixture(scope="session")
+def spark():
+    """A local Spark session (2 cores, small shuffles) for the tests that compare engines."""
+    pytest.importorskip("pyspark", reason="pip install -e '.[spark]'")
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2").getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
 def write_typed_parquet_set(directory: Path, *, aware: bool = True) -> Path:
     """Two Parquet files of one set that type columns differently: timestamps (naive, and,
     with ``aware``, with a time zone), integers, booleans and nulls in ``1.parquet``, text in

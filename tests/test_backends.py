@@ -26,20 +26,6 @@ def _same(duck, spark) -> None:
     assert spark.rejected.to_pylist() == duck.rejected.to_pylist()
 
 
-@pytest.fixture(scope="module")
-def spark():
-    pytest.importorskip("pyspark", reason="pip install -e '.[spark]'")
-    from pyspark.sql import SparkSession
-
-    session = (
-        SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "2").getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
-
-
 def test_spark_matches_duckdb_on_the_sample(spark) -> None:
     _same(build_report(ReportParams()), build_report(ReportParams(backend="pyspark")))
 

@@ -20,19 +20,6 @@ pytest.importorskip("pyspark", reason="pip install -e '.[spark]'")
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def spark():
-    from pyspark.sql import SparkSession
-
-    session = (
-        SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "2").getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
-
-
 def _same_report(source: str | list[str]) -> None:
     duck = build_report(ReportParams(source=source))
     spark = build_report(ReportParams(source=source, backend="pyspark"))
