@@ -256,6 +256,9 @@ def _as_text(column: pa.ChunkedArray, name: str) -> pa.ChunkedArray:
         return pc.binary_join_element_wise(column.cast(pa.string()), " UTC", "")
     if kind == NO_VALUES:
         return pa.chunked_array([pa.nulls(len(column), pa.string())])
+    if kind == FLAG:
+        text = pc.if_else(pc.equal(column, 0), "false", column.cast(pa.string()))
+        return pc.if_else(pc.equal(column, 1), "true", text)
     return column.cast(pa.string())
 
 
@@ -263,6 +266,9 @@ def _as_text(column: pa.ChunkedArray, name: str) -> pa.ChunkedArray:
 #: cast with " UTC" after it (a naive timestamp is UTC by the spec; said so, so it is never
 #: re-read as local time); a column of nulls only stays null.
 TEXT, CAST, NAIVE_TIMESTAMP, NO_VALUES = "text", "cast", "naive_timestamp", "no_values"
+#: A numeric is_internal_ip column (pandas writes 0/1 with NaN as floats) is read by its
+#: value: 1 is "true", 0 is "false", any other number its text (not true).
+FLAG = "flag"
 
 
 def text_kind(kind: pa.DataType, name: str) -> str:
@@ -273,6 +279,9 @@ def text_kind(kind: pa.DataType, name: str) -> str:
         return NAIVE_TIMESTAMP
     if pa.types.is_null(kind):
         return NO_VALUES
+    numeric = pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
+    if numeric and normalise_header(name) == "is_internal_ip":
+        return FLAG
     if (
         pa.types.is_large_string(kind)
         or pa.types.is_dictionary(kind)

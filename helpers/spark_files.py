@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from helpers import jsonl
+from helpers.activity import normalise_header
 from helpers.csvs import csv_delimiter
 from helpers.errors import SourceError
 from helpers.files import file_kind, labels
@@ -217,7 +218,14 @@ def _as_text(F: Any, kind: Any, name: str) -> Any:
             f"column {name!r} has type {kind.simpleString()}, which cannot be read as text. "
             f"Export it as a string (for params, the JSON text)."
         )
+    numeric = type_name in _NUMBERS or type_name.startswith("Decimal")
+    if numeric and normalise_header(name) == "is_internal_ip":  # read by its value: FLAG
+        return (F.when(column == 1, F.lit("true")).when(column == 0, F.lit("false"))
+                .otherwise(column.cast("string")))  # fmt: skip
     return column.cast("string")
+
+
+_NUMBERS = {"ByteType", "ShortType", "IntegerType", "LongType", "FloatType", "DoubleType"}
 
 
 def _numbered(

@@ -187,3 +187,12 @@ def test_spark_reads_every_datetime_format_as_duckdb(spark) -> None:
         rows = mine.select("i", us=utc_microseconds(mine.d, datetime_format)).to_pyarrow()
         got.update(zip(rows.column("i").to_pylist(), rows.column("us").to_pylist(), strict=True))
     assert [got[i] for i in range(len(FORMAT_CASES))] == [e for _, _, e in FORMAT_CASES]
+
+
+def test_spark_reads_a_numeric_is_internal_ip_by_its_value(spark, tmp_path: Path) -> None:
+    from test_faults import write_numeric_flags
+
+    source = str(write_numeric_flags(tmp_path / "e.parquet"))
+    duck = build_report(ReportParams(source=source))
+    assert duck.data_quality["rows_excluded"]["internal_ip"] == 1
+    _same(duck, build_report(ReportParams(source=source, backend="pyspark")))

@@ -173,3 +173,30 @@ def test_a_full_disk_is_the_users_to_fix_and_keeps_the_last_report(tmp_path):
         assert not list(out.glob(".staging-*"))
     finally:
         subprocess.run(["umount", str(disk)], check=False)
+
+
+def write_numeric_flags(path: Path) -> Path:
+    """Four events whose is_internal_ip is a float column, as pandas writes 0/1 with a NaN."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [event(session_id=f"s{i}") for i in range(4)]
+    table = pa.Table.from_pylist(rows).drop_columns(["is_internal_ip"]).append_column(
+        "is_internal_ip", pa.array([1.0, 0.0, None, 2.0])
+    )
+    pq.write_table(table, path)
+    return path
+
+
+def test_a_numeric_is_internal_ip_column_is_read_by_its_value(tmp_path):
+    from helpers import build_report
+    from helpers.params import ReportParams
+    from helpers.sources import read_events
+
+    source = write_numeric_flags(tmp_path / "e.parquet")
+    arrow = read_events(str(source)).table.column("is_internal_ip").to_pylist()
+    assert arrow == ["true", "false", None, "2"]
+    report = build_report(ReportParams(source=str(source)))
+    assert report.data_quality["rows_excluded"]["internal_ip"] == 1
+    assert report.rejected.column("is_internal_ip").to_pylist() == ["true"]
+    assert report.data_quality["rows_analysed"] == 3

@@ -11,7 +11,7 @@ import ibis
 import ibis.expr.datatypes as dt
 
 from helpers.backend._common import _literal, _quoted
-from helpers.sources import CAST, FILE, LINE, NAIVE_TIMESTAMP, NO_VALUES, ROW, ParquetFile
+from helpers.sources import CAST, FILE, FLAG, LINE, NAIVE_TIMESTAMP, NO_VALUES, ROW, ParquetFile
 
 
 def _scan(files: tuple[ParquetFile, ...]) -> str:
@@ -42,6 +42,9 @@ def _text(column: str, kind: str) -> str:
         return f"CAST({column} AS VARCHAR) || ' UTC'"
     if kind == NO_VALUES:
         return "CAST(NULL AS VARCHAR)"
+    if kind == FLAG:
+        return (f"CASE WHEN {column} = 1 THEN 'true' WHEN {column} = 0 THEN 'false' "
+                f"ELSE CAST({column} AS VARCHAR) END")  # fmt: skip
     return column
 
 
