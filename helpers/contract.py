@@ -54,9 +54,11 @@ class Source(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True, json_schema_extra=_sha256_property)
 
     kind: str = Field(
-        json_schema_extra={"enum": ["csv", "jsonl", "parquet", "xlsx", "gsheet", "table"]}
+        json_schema_extra={"enum": ["csv", "jsonl", "parquet", "xlsx", "gsheet", "table"]},
+        description="What was read: a file's kind, a Google Sheet, or a backend's table.",
     )
-    name: str
+    name: str = Field(description="The file's name (of a set: its name and file count), the "
+                      "sheet's title or the table's name.")  # fmt: skip
 
 
 class Parameters(Model):
@@ -66,11 +68,21 @@ class Parameters(Model):
         min_length=1,
         description="session_id, visitor_id, or (since 1.3.0) any column of the events.",
     )
-    environments: list[str] = Field(min_length=1)
-    exclude_internal_traffic: bool
-    short_session_seconds: int | float = Field(ge=0)
-    price_threshold: int | float
-    price_currency: str
+    environments: list[str] = Field(
+        min_length=1, description="Values of env analysed (compared case-insensitively)."
+    )
+    exclude_internal_traffic: bool = Field(
+        description="Whether rows whose is_internal_ip is true are excluded."
+    )
+    short_session_seconds: int | float = Field(
+        ge=0, description="A session lasting at most this many seconds is short."
+    )
+    price_threshold: int | float = Field(
+        description="The price the price-filter events are compared with."
+    )
+    price_currency: str = Field(
+        description="Sessions filtering a price in another currency are ignored."
+    )
     columns: dict[str, str] = since(
         "1.3.0", description="Canonical column -> the source's header, as mapped."
     )
@@ -85,8 +97,8 @@ class Parameters(Model):
 class Period(Model):
     """UTC time of the first and last analysed event (null when none)."""
 
-    first_event: UtcTime
-    last_event: UtcTime
+    first_event: UtcTime = Field(description="The first analysed event's time, UTC, ISO 8601.")
+    last_event: UtcTime = Field(description="The last analysed event's time, UTC, ISO 8601.")
 
 
 class RowsExcluded(Model):
@@ -95,24 +107,32 @@ class RowsExcluded(Model):
     invalid_json_line: Count = since(
         "1.3.0", description="JSON Lines: lines that are not a JSON object (0 for other sources)."
     )
-    invalid_datetime: Count
-    missing_session_id: Count
-    missing_user_id: Count
-    non_production_env: Count
-    internal_ip: Count
-    duplicate_event: Count
+    invalid_datetime: Count = Field(description="datetime blank or not a readable time.")
+    missing_session_id: Count = Field(description="session_id blank (never, when derived).")
+    missing_user_id: Count = Field(description="The user column blank (not session_id).")
+    non_production_env: Count = Field(description="env not one of the environments analysed.")
+    internal_ip: Count = Field(description="is_internal_ip true, internal traffic excluded.")
+    duplicate_event: Count = Field(description="A later copy of an earlier row, cell for cell.")
 
 
 class DataQuality(Model):
     """What the figures rest on: rows_read = rows_analysed + the sum of rows_excluded."""
 
-    rows_read: Count
-    rows_analysed: Count
+    rows_read: Count = Field(description="Rows in the source (a header and blank lines aside).")
+    rows_analysed: Count = Field(description="Rows no exclusion reason applies to.")
     rows_excluded: RowsExcluded
-    params_invalid: Count
-    price_invalid: Count
-    datetime_before_2000: Count = since("1.1.0")
-    datetime_in_the_future: Count = since("1.1.0")
+    params_invalid: Count = Field(
+        description="Analysed rows whose params is not a JSON object (read as {})."
+    )
+    price_invalid: Count = Field(
+        description="Analysed rows with a params.event_content.price that is not a price."
+    )
+    datetime_before_2000: Count = since(
+        "1.1.0", description="Analysed events dated before 2000 (analysed as dated)."
+    )
+    datetime_in_the_future: Count = since(
+        "1.1.0", description="Analysed events dated more than a day after the run."
+    )
     objectives_unavailable: dict[str, list[str]] = since(
         "1.3.0",
         description="Objectives that are null because the events lack columns they need: "
@@ -123,28 +143,32 @@ class DataQuality(Model):
         description="Insights and analyses that are null for the same reason: "
         "{key: [missing canonical columns]}.",
     )
-    notes: list[str] = since("1.1.0")
+    notes: list[str] = since("1.1.0", description="What the numbers rest on, in plain words.")
 
 
 class ShortSessions(Model):
     """Sessions lasting at most max_duration_seconds, and their users."""
 
-    max_duration_seconds: int | float = Field(ge=0)
-    users: Count
-    sessions: Count
-    started_on_search_page: Count
-    ended_on_apartment_view: Count
+    max_duration_seconds: int | float = Field(ge=0, description="short_session_seconds.")
+    users: Count = Field(description="Users with at least one short session.")
+    sessions: Count = Field(description="Short sessions.")
+    started_on_search_page: Count = Field(description="Short sessions starting on search_page.")
+    ended_on_apartment_view: Count = Field(
+        description="Short sessions ending on apartment_view."
+    )
 
 
 class PriceFilter(Model):
     """Users filtering above, below and at the price threshold."""
 
-    threshold: int | float
-    currency: str
-    users_above: Count
-    users_below: Count
-    users_at_threshold: Count
-    sessions_ignored_other_currency: Count
+    threshold: int | float = Field(description="price_threshold.")
+    currency: str = Field(description="price_currency.")
+    users_above: Count = Field(description="Users with a price above the threshold.")
+    users_below: Count = Field(description="Users with a price below the threshold.")
+    users_at_threshold: Count = Field(description="Users with a price equal to the threshold.")
+    sessions_ignored_other_currency: Count = Field(
+        description="Sessions ignored for a price filter in another currency."
+    )
 
 
 CountsBy = Annotated[
@@ -156,23 +180,40 @@ class Objectives(Model):
     """The eight objectives of the specification. Since 1.3.0 an objective whose columns the
     events lack is null (listed in data_quality.objectives_unavailable); users_total never is."""
 
-    users_total: Count
-    users_by_device_class: CountsBy | None
-    users_by_first_om_source: CountsBy | None
+    users_total: Count = Field(description="Distinct users among the analysed events.")
+    users_by_device_class: CountsBy | None = Field(
+        description="Users by the device_class of their first event that has one ('unknown')."
+    )
+    users_by_first_om_source: CountsBy | None = Field(
+        description="Users by the om_source of their first event that has one ('no_om_source')."
+    )
     short_sessions: ShortSessions | None
-    users_search_then_apartment_view: Count | None
-    users_clicked_book_now: Count | None
-    users_search_start_request_draft: Count | None
+    users_search_then_apartment_view: Count | None = Field(
+        description="Users starting on search_page who later view an apartment_view."
+    )
+    users_clicked_book_now: Count | None = Field(
+        description="Users with an event of event_type click_book-now."
+    )
+    users_search_start_request_draft: Count | None = Field(
+        description="Users starting on search_page with a request_draft-created event."
+    )
     price_filter: PriceFilter | None
-    users_with_request_id: Count | None
+    users_with_request_id: Count | None = Field(
+        description="Users with an event carrying a params.page.request_id."
+    )
 
 
 class Document(Model):
     """report.json, contract version 1.x: keys may be added, none renamed or removed without a
     new major schema_version. Counts are integers."""
 
-    schema_version: str = Field(pattern=r"^1\.\d+\.\d+$")
-    generated_at: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+    schema_version: str = Field(
+        pattern=r"^1\.\d+\.\d+$", description="The contract version this report follows."
+    )
+    generated_at: str = Field(
+        pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$",
+        description="When the report was computed, UTC.",
+    )
     source: Source
     parameters: Parameters
     period: Period = since("1.1.0")

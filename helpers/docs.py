@@ -103,8 +103,16 @@ def _walk(node: dict[str, Any], root: dict[str, Any], at: str) -> Iterator[tuple
     for name, child in node.get("properties", {}).items():
         spec = _resolved(child, root)
         pointer = f"{at}/{name}"
-        yield pointer, _kind(spec, root), spec.get("description", child.get("description", ""))
+        yield pointer, _kind(spec, root), _description(child, spec, root)
         yield from _walk_inside(spec, root, pointer)
+
+
+def _description(child: dict[str, Any], spec: dict[str, Any], root: dict[str, Any]) -> str:
+    """A key's own description, else that of the model it holds (its docstring)."""
+    for node in (child, spec, *[_resolved(o, root) for o in spec.get("anyOf", [])]):
+        if node.get("description"):
+            return str(node["description"])
+    return ""
 
 
 def _walk_inside(spec: dict[str, Any], root: dict[str, Any], pointer: str) -> Iterator[Any]:

@@ -9,6 +9,7 @@ report. ``json_only`` skips the notebook for fast batch use: the numbers come fr
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import shutil
 import tempfile
@@ -86,7 +87,7 @@ def _publish(staging: Path, out: Path) -> dict[str, Path]:
     set there, holding ``out``'s lock, so that two runs into one directory never leave a mix
     of their files."""
     written = {}
-    with FileLock(out / ".customer-activity.lock"):
+    with FileLock(_lock_file(out)):
         for name, file in _OUTPUT_SET:
             if (staging / file).exists():
                 os.replace(staging / file, out / file)
@@ -95,6 +96,13 @@ def _publish(staging: Path, out: Path) -> dict[str, Path]:
                 (out / file).unlink(missing_ok=True)
         (out / FAILED_NOTEBOOK_FILE).unlink(missing_ok=True)
     return written
+
+
+def _lock_file(out: Path) -> Path:
+    """The lock of an output directory, in the system's temporary directory: the output
+    directory holds the report's files and nothing else."""
+    digest = hashlib.sha256(str(out).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"customer-activity-{digest}.lock"
 
 
 def _remove_dead_stagings(out: Path) -> None:

@@ -150,7 +150,7 @@ def test_spark_says_what_is_wrong_with_a_source(spark, tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="Cannot tell what kind of file"):
         build_report(ReportParams(source=str(tmp_path / "mixed"), backend="pyspark"))
     write_csv(tmp_path / "short.csv", [{"datetime": "2021-01-01"}])
-    with pytest.raises(SourceError, match="missing required column"):
+    with pytest.raises(SourceError, match="user_column is 'session_id' but the events have no"):
         build_report(ReportParams(source=str(tmp_path / "short.csv"), backend="pyspark"))
 
 

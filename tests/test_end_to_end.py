@@ -216,10 +216,10 @@ def test_a_failed_run_leaves_the_last_good_report(tmp_path: Path) -> None:
     assert cli("run", "--out", str(tmp_path / "out"), "--source", str(good)).returncode == 0
     before = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
     bad = tmp_path / "bad.csv"
-    bad.write_text("datetime,session_id\n2021-01-23,1\n")
+    bad.write_text("when,session_id\n2021-01-23,1\n")
     result = cli("run", "--out", str(tmp_path / "out"), "--source", str(bad))
     assert result.returncode == 2
-    assert "missing required column(s)" in result.stderr
+    assert "no datetime column" in result.stderr
     assert {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()} == before
 
 
