@@ -136,44 +136,57 @@ def pattern_microseconds(text: ir.StringValue, datetime_format: str) -> ir.Integ
     """A cell written as the strftime ``datetime_format`` says, matched whole (case
     insensitive for month names and AM/PM). Fields it lacks are those of 1900-01-01
     00:00:00; without ``%z`` the time is UTC. ``%y`` is 1969-2068, as Python reads it. The
-    date and time are then validated as every ISO cell is (2021-02-30 is not a date)."""
+    calendar is validated as every cell's is (2021-02-30 is not a date)."""
     regex, fields = _compile(datetime_format)
     upper = text.upper()
-    matched = upper.re_search(regex)
+    engine = text.get_backend().name
 
+    # Each field is read once, and each read is used once or twice: Spark and PostgreSQL
+    # repeat an expression wherever it is used, so a nested one would grow the query
+    # multiplicatively. No field is cast unless it holds digits only: a cell that does not
+    # match gives empty fields, which lpad turns into zeros.
     def field(name: str, default: str, width: int) -> ir.StringValue:
         if name not in fields:
             return ibis.literal(default)
         return upper.re_extract(regex, fields[name]).lpad(width, "0")
 
-    # No casts below: a cell that does not match gives empty fields, which no engine casts.
     if "year2" in fields:
-        two = upper.re_extract(regex, fields["year2"])
+        two = field("year2", "00", 2)
         year = ibis.ifelse(two >= "69", "19", "20").concat(two)
     else:
         year = field("year", "1900", 4)
     if "month_name" in fields:
         name = upper.re_extract(regex, fields["month_name"]).substr(0, 3)
-        month = ibis.cases(*[(name == m[:3], f"{i:02d}") for i, m in enumerate(_MONTHS, 1)])
+        month = name.cases(*[(m[:3], f"{i:02d}") for i, m in enumerate(_MONTHS, 1)], else_="")
     else:
         month = field("month", "01", 2)
     if "hour12" in fields:
-        twelve = upper.re_extract(regex, fields["hour12"]).lpad(2, "0")
+        twelve = field("hour12", "12", 2).cases(("12", "00"), else_=None)
+        twelve = twelve.fill_null(field("hour12", "12", 2))
         pm = upper.re_extract(regex, fields["ampm"]) == "PM"
-        hour = ibis.cases(
-            *[(twelve == f"{h:02d}", ibis.ifelse(pm, f"{h % 12 + 12:02d}", f"{h % 12:02d}"))
-              for h in range(1, 13)],
-            else_="",
-        )  # fmt: skip
+        hour = ibis.ifelse(pm, (twelve.cast("int64") + 12).cast("string"), twelve)
     else:
         hour = field("hour", "00", 2)
-    iso = year.concat(
-        "-", month, "-", field("day", "01", 2), "T", hour, ":", field("minute", "00", 2), ":",
-        field("second", "00", 2), ".", field("fraction", "0", 1),
-        upper.re_extract(regex, fields["zone"]) if "zone" in fields else ibis.literal(""),
+    stamp = try_cast(
+        engine,
+        year.concat("-", month, "-", field("day", "01", 2), " ", hour, ":",
+                    field("minute", "00", 2), ":", field("second", "00", 2)),
+        "timestamp",
     )  # fmt: skip
-    engine = text.get_backend().name
-    return _parse_datetime(ibis.ifelse(matched, iso, ibis.null("string")), engine)
+    micros = field("fraction", "0", 1).rpad(6, "0").substr(0, 6).cast("int64")
+    utc = stamp.delta(_EPOCH, unit="microsecond") + micros
+    if "zone" in fields:
+        zone = upper.re_extract(regex, fields["zone"]).replace(":", "")
+        sign = ibis.ifelse(zone.startswith("-"), -1, 1)
+        offset = ibis.ifelse(
+            zone.length() >= 3,
+            sign * (zone.substr(1, 2).cast("int64") * 60
+                    + zone.substr(3, 2).lpad(2, "0").cast("int64")),
+            0,
+        )  # fmt: skip
+        utc = utc - offset * 60 * _MICROS
+    valid = upper.re_search(regex) & utc.between(_FIRST_US, _LAST_US)
+    return ibis.ifelse(valid, utc, ibis.null("int64"))
 
 
 def _compile(pattern: str) -> tuple[str, dict[str, int]]:
