@@ -103,9 +103,10 @@ def objectives_of(events_of: Callable[..., Events]) -> Callable[..., dict[str, A
     return run
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def spark():
-    """A local Spark session (2 cores, small shuffles) for the tests that compare engines."""
+    """A local Spark session (2 cores, small shuffles) for the tests that compare engines;
+    one per module, stopped after it, so that no module inherits another's cached tables."""
     pytest.importorskip("pyspark", reason="pip install -e '.[spark]'")
     from pyspark.sql import SparkSession
 
