@@ -33,11 +33,14 @@ test-fast: $(STAMP)
 	HYPOTHESIS_PROFILE=fast $(PY) -m pytest -q -m "not slow" -n auto tests
 
 # Generates (and caches in bench/cache/) 100k, 1M and 10M synthetic events, then writes
-# bench/results.md and bench/results.json: 20-45 min on 2 cores, longer on a busy machine.
-# e.g. make bench BENCH_ARGS="--code-at HEAD" or BENCH_ARGS="--sizes 100k,1m".
+# bench/results.md and bench/results.json: 20-45 min on 2 cores, longer on a busy machine;
+# then the report against hand-written DuckDB SQL, A B A B (bench/versus.py; its section of
+# results.md). e.g. make bench BENCH_ARGS="--code-at HEAD" VERSUS_ARGS="--cases 1m/csv".
 BENCH_ARGS ?=
+VERSUS_ARGS ?=
 bench: $(STAMP)
 	$(PY) -m bench.bench $(BENCH_ARGS)
+	$(PY) -m bench.versus $(VERSUS_ARGS)
 
 clean:
 	rm -rf outputs/sample outputs/analyses outputs/notebook

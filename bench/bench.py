@@ -740,9 +740,9 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
-#: Sections of results.md measured by other scripts (bench/spark_jobs.py): a run of this one
-#: keeps them as they are.
-_KEPT_SECTIONS = ("## Spark jobs per report",)
+#: Sections of results.md measured by other scripts (bench/spark_jobs.py, bench/versus.py): a
+#: run of this one keeps them as they are.
+_KEPT_SECTIONS = ("## Spark jobs per report", "## Against hand-written SQL")
 
 
 def _kept_sections(page: Path) -> str:

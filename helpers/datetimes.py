@@ -31,11 +31,12 @@ _EPOCH = ibis.timestamp("1970-01-01 00:00:00")
 # An offset as ISO 8601 allows it: hours 00-23, minutes 00-59 (+25:00 or -00:60 is no offset).
 _OFFSET = r"[+-](?:[01]\d|2[0-3])(?::?[0-5]\d)?"
 # A date, optionally a time (minutes, seconds and any fraction optional), optionally a zone.
-# Matched against the upper-cased cell, so "t", "z" and "utc" are accepted too.
+# Matched against the upper-cased cell, so "t", "z" and "utc" are accepted too. Groups: date,
+# hours:minutes, seconds, fraction, the offset's sign, hours and minutes.
 _DATETIME = (
     r"^(\d{4}-\d{2}-\d{2})"
-    r"(?:[T ](\d{2}:\d{2}(?::\d{2})?)(?:[.,](\d+))?)?"
-    r" *(Z|UTC|" + _OFFSET + r")?$"
+    r"(?:[T ](\d{2}:\d{2})(?::(\d{2}))?(?:[.,](\d+))?)?"
+    r" *(?:Z|UTC|([+-])([01]\d|2[0-3])(?::?([0-5]\d))?)?$"
 )
 # What exports write: 2021-01-23 11:57:09.286 UTC.
 _USUAL_DATETIME = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3} UTC$"
@@ -97,15 +98,12 @@ def utc_microseconds(text: ir.StringValue, datetime_format: str | None = None) -
     if datetime_format is not None:
         return pattern_microseconds(text, datetime_format)
     # Nearly every cell of an export has one shape, which the engine's cast reads directly, at
-    # a third of the cost of the general parser below. Only the other cells reach that one:
-    # the engines evaluate the common parts of an expression once for all rows, so the
-    # other cells are passed as their own column, null where the shape matched.
+    # a third of the cost of the general parser below; a CASE evaluates that one only for
+    # the other cells.
     engine = text.get_backend().name
     usual = text.re_search(_USUAL_DATETIME)
     at_usual = try_cast(engine, text.substr(0, 23), "timestamp").delta(_EPOCH, unit="microsecond")
-    return ibis.ifelse(
-        usual, at_usual, _parse_datetime(ibis.ifelse(usual, ibis.null("string"), text), engine)
-    )
+    return ibis.ifelse(usual, at_usual, _parse_datetime(text, engine))
 
 
 def epoch_microseconds(text: ir.StringValue, datetime_format: str) -> ir.IntegerValue:
@@ -220,40 +218,27 @@ def _compile(pattern: str) -> tuple[str, dict[str, int]]:
 def _parse_datetime(text: ir.StringValue, engine: str) -> ir.IntegerValue:
     """:func:`utc_microseconds` for any cell: every accepted form, validated."""
     upper = text.upper()
-    # One full regular expression validates; once it matches, the date and the clock sit at
-    # fixed positions, and only the short tail needs matching again (a third of the cost of
-    # extracting every group with the full expression).
-    date = upper.substr(0, 10)
-    # A clock follows the date after T or a space; "2021-01-23+05:30" is a date and a zone.
-    has_clock = upper.substr(10, 2).re_search(r"^[T ]\d$")
-    has_seconds = has_clock & (upper.substr(16, 1) == ":")
-    clock = ibis.cases(
-        (has_seconds, upper.substr(11, 8)),
-        (has_clock, upper.substr(11, 5).concat(":00")),
-        else_="00:00:00",
+    # Each part is one group of the full expression, read from the cell once, and combined
+    # by concatenation and arithmetic rather than by CASE: Ibis copies an expression into every
+    # place that reads it, and neither DuckDB nor PostgreSQL shares the work of copies under
+    # a CASE (on Spark the copies once made a plan too large to compile and to ship). A cell
+    # that does not match has every group empty, so its date, and the result, is null.
+    date, hours_minutes, seconds, fraction, sign, zone_hours, zone_minutes = (
+        upper.re_extract(_DATETIME, group).fill_null("") for group in range(1, 8)
     )
-    tail = ibis.cases(
-        (has_seconds, upper.substr(19)), (has_clock, upper.substr(16)), else_=upper.substr(10)
-    )
-    fraction = tail.re_extract(r"^[.,](\d+)", 1).nullif("")
-    zone = tail.re_extract(r"(Z|UTC|" + _OFFSET + r")$", 1).nullif("")
-
+    clock = (
+        ibis.literal("00:00").concat(hours_minutes).right(5)
+        .concat(":", ibis.literal("00").concat(seconds).right(2))
+    )  # fmt: skip
     # try_cast validates the calendar too: 2021-02-30 or 25:00 becomes null.
-    whole = try_cast(engine, date.concat(" ", clock), "timestamp")
-    micros = fraction.concat("000000").substr(0, 6).cast("int64").fill_null(0)
-
-    zone_digits = zone.replace(":", "")
-    sign = ibis.ifelse(zone_digits.startswith("-"), -1, 1)
-    offset_minutes = ibis.ifelse(
-        zone_digits.re_search(r"^[+-]\d"),
-        sign
-        * (
-            zone_digits.substr(1, 2).cast("int64") * 60
-            + zone_digits.substr(3, 2).nullif("").cast("int64").fill_null(0)
-        ),
-        0,
+    whole = try_cast(engine, date.nullif("").concat(" ", clock), "timestamp")
+    micros = fraction.concat("000000").substr(0, 6).cast("int64")
+    direction = ibis.ifelse(sign == "-", -1, 1)
+    # "0" + digits: a zone without hours or minutes reads as 0 without a CASE.
+    offset_minutes = direction * (
+        ibis.literal("0").concat(zone_hours).cast("int64") * 60
+        + ibis.literal("0").concat(zone_minutes).cast("int64")
     )
-    valid = upper.re_search(_DATETIME) & whole.notnull()
     # delta() is exact integer arithmetic on every backend (epoch_seconds() is not).
     since_epoch = whole.delta(_EPOCH, unit="microsecond")
     serial = ibis.ifelse(
@@ -263,7 +248,7 @@ def _parse_datetime(text: ir.StringValue, engine: str) -> ir.IntegerValue:
     utc = since_epoch + micros - offset_minutes * 60 * _MICROS
     return ibis.cases(
         # 9999-12-31T23:59:59-01:00 is in the year 10000 in UTC: no date the report can write.
-        (valid & utc.between(_FIRST_US, _LAST_US), utc),
+        (utc.between(_FIRST_US, _LAST_US), utc),
         ((serial >= 1) & (serial <= _SERIAL_MAX), serial_ms * 1000),
         else_=ibis.null("int64"),
     )

@@ -3,6 +3,8 @@ reached through an Ibis connection URL. Every figure must equal DuckDB's."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -16,6 +18,9 @@ from helpers.errors import ParameterError, ReportError
 from helpers.params import ReportParams
 
 pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "data" / "sample_events.csv.gz"
 
 def _same(duck, spark) -> None:
     assert spark.data_quality == duck.data_quality
@@ -72,6 +77,38 @@ def test_missing_table_and_driver_and_java_say_what_to_do(tmp_path: Path, monkey
     monkeypatch.setenv("PATH", str(tmp_path))  # no java anywhere on PATH
     with pytest.raises(ReportError, match="needs Java"):
         connect("pyspark", spark_master="local[1]")
+
+
+# Python with every package but pyspark: the import system is the boundary, so the child
+# process hides pyspark from it, as a machine without the package would.
+_WITHOUT_PYSPARK = """
+import sys
+class _Hidden:
+    def __init__(self, finder):
+        self.finder = finder
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] == "pyspark":
+            return None
+        return self.finder.find_spec(name, path, target)
+    def __getattr__(self, attribute):
+        return getattr(self.finder, attribute)
+sys.meta_path[:] = [_Hidden(f) for f in sys.meta_path]
+from helpers.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_missing_pyspark_package_says_what_to_install(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_PYSPARK, "run", "--source", str(SAMPLE),
+         "--set", "backend=pyspark", "--json-only", "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "the pyspark backend needs the Python package pyspark" in done.stderr
+    assert "pip install -e '.[spark]'" in done.stderr
+    assert "Traceback" not in done.stderr and "bug" not in done.stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("report.json"))
 
 
 def test_passwords_never_go_into_parameters() -> None:

@@ -36,3 +36,40 @@ def test_bench_runs_at_10k_rows(tmp_path: Path) -> None:
     md = out.with_suffix(".md").read_text()
     assert "| 10k | csv |" in md and "| 10k | parquet |" in md
     assert "duckdb" in md and "cores" in md
+
+
+@pytest.mark.slow
+def test_the_report_is_measured_against_the_hand_written_sql(tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    out.with_suffix(".md").write_text("# Benchmark results\n\n## Spark jobs per report\n\nkept\n")
+    subprocess.run(
+        [sys.executable, "-m", "bench.versus", "--cases", "10k/csv,20k/parquet", "--repeat", "2",
+         "--cache", str(tmp_path / "cache"), "--out", str(out)],
+        cwd=ROOT, check=True, timeout=300,
+    )  # fmt: skip
+
+    result = json.loads((tmp_path / "versus.json").read_text())
+    for key in ("10k/csv", "20k/parquet"):
+        case = result["cases"][key]
+        # The analyst's script and the report agree on the eight objectives of this data.
+        assert case["same_objectives"] is True, key
+        for side in ("baseline", "report"):
+            assert case[side]["ok"] and len(case[side]["walls_s"]) == 2, (key, side)
+        assert case["ratio"] == round(
+            case["report"]["median_wall_s"] / case["baseline"]["median_wall_s"], 2
+        )
+    assert 0 < result["startup_s"] < 60
+    md = out.with_suffix(".md").read_text()
+    assert "## Spark jobs per report\n\nkept" in md  # another script's section is kept
+    assert "## Against hand-written SQL" in md and "| 10k/csv |" in md
+    assert "startup: a 10-row file under 1.5 s" in md
+
+
+def test_the_hand_written_sql_gives_the_reports_objectives_on_the_sample() -> None:
+    from bench.baseline import objectives
+    from helpers import build_report
+    from helpers.params import ReportParams
+
+    sample = ROOT / "data" / "sample_events.csv.gz"
+    report = build_report(ReportParams(source=str(sample)))
+    assert objectives(str(sample)) == json.loads(json.dumps(report.objectives))

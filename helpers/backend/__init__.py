@@ -164,7 +164,9 @@ def connect(
         except Exception as exc:  # duckdb.InvalidInputException for a bad limit
             raise ReportError(f"memory_limit {memory_limit!r} was refused: {exc}") from None
     if backend == PYSPARK:
-        return Engine(PYSPARK, ibis.pyspark.connect(_spark_session(spark_master)))
+        # The session first: naming ibis.pyspark imports pyspark, which may be missing.
+        session = _spark_session(spark_master)
+        return Engine(PYSPARK, ibis.pyspark.connect(session))
     if "://" in backend:
         scheme = backend.split("://", 1)[0]
         extra = _EXTRAS.get(scheme, scheme)
