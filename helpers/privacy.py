@@ -3,7 +3,7 @@
 Event data is personal data. Three rules apply to every run:
 
 - **Forgotten users** (``forget``): the ids listed in a file are matched inside the engine
-  (a small table and ``isin``, never by pulling events into Python); their rows are counted
+  (``isin`` a list of them, never by pulling events into Python); their rows are counted
   under ``forgotten_user`` and written nowhere.
 - **Personal columns**: extra columns whose names say they hold personal data
   (:data:`PERSONAL_NAMES`: ``ip``, ``email``, ``phone``...) and ``params`` JSON fields named
@@ -103,15 +103,16 @@ def _trim(text: str) -> str:
 
 def forgotten(t: ir.Table, ids: list[str], user_column: str) -> ir.BooleanValue | None:
     """Whether a row (trimmed cells) belongs to a forgotten user: its user column,
-    session_id or visitor_id is one of ``ids``. The ids are a small table in the engine,
-    matched with ``isin``; None when there is nothing to forget."""
+    session_id or visitor_id is one of ``ids``. The ids travel to the engine as one ``IN``
+    list of literals (a temporary table would need write rights in a warehouse, and Spark
+    does not see an Ibis memtable inside a cached plan); the events never leave it. None
+    when there is nothing to forget."""
     if not ids:
         return None
-    listed = ibis.memtable(pa.table({"forgotten_id": pa.array(ids, pa.string())}))
     columns = [c for c in dict.fromkeys((user_column, *ID_COLUMNS)) if c in t.columns]
     match = ibis.literal(False)
     for column in columns:
-        match = match | t[column].isin(listed.forgotten_id).fill_null(False)
+        match = match | t[column].isin(ids).fill_null(False)
     return match
 
 

@@ -261,3 +261,19 @@ def test_a_channel_of_four_users_is_folded_and_totals_stay(tmp_path: Path) -> No
     shown = build_report(ReportParams(source=str(source), min_group_users=0))
     assert "tiny_channel" in views.section(shown, "users_by_first_om_source").markup
     assert "other (small groups)" not in views.section(shown, "users_by_first_om_source").markup
+
+
+def test_spark_forgets_and_folds_as_duckdb_does(spark, tmp_path: Path) -> None:
+    rows = _rows() + [event(session_id=f"tiny{i}", om_source="tiny_channel") for i in range(4)]
+    source = write_csv(tmp_path / "events.csv", rows)
+    params = {"source": str(source), "forget": str(_forget_file(tmp_path))}
+    duck = build_report(ReportParams(**params))
+    on_spark = build_report(ReportParams(**params, backend="pyspark"))
+    assert on_spark.data_quality == duck.data_quality
+    assert on_spark.data_quality["rows_excluded"]["forgotten_user"] == 5
+    assert on_spark.objectives == duck.objectives
+    assert on_spark.rejected.to_pylist() == duck.rejected.to_pylist()
+    assert GONE not in str(on_spark.rejected.to_pylist())
+    section = views.section(on_spark, "users_by_first_om_source").markup
+    assert section == views.section(duck, "users_by_first_om_source").markup
+    assert "tiny_channel" not in section and "other (small groups)" in section
