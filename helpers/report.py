@@ -53,9 +53,9 @@ class Report:
     rejected: pa.Table  # the raw rows excluded, with source_row and reason
     # The run's pseudonyms (their key never reaches an output; the views use them).
     pseudonyms: Pseudonyms | None = field(default=None, repr=False, compare=False)
-    # As people see it (helpers.small_cells.for_people): what each view leaves out; None for
-    # the report as report.json holds it.
-    small_cells: dict[str, str] | None = field(default=None, compare=False)
+    # As people see it (helpers.small_cells.for_people): what the views leave out (a
+    # small_cells.Folded); None for the report as report.json holds it.
+    small_cells: Any = field(default=None, compare=False)
 
     @cached_property
     def data(self) -> dict[str, Any]:

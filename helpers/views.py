@@ -128,6 +128,7 @@ def insight(report: Report, key: str, *, heading: bool = False) -> Html:
 def _noted(report: Report, key: str, markup: str) -> Html:
     """``markup`` and, when small groups were left out of it, the note that says so."""
     note = small_cells.note_of(report, key)
+    markup = small_cells.repointed(report, key, markup)
     return Html(markup + (html.render("templates/small_cells.html.j2", note=note) if note else ""))
 
 

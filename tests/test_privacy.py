@@ -277,3 +277,28 @@ def test_spark_forgets_and_folds_as_duckdb_does(spark, tmp_path: Path) -> None:
     section = views.section(on_spark, "users_by_first_om_source").markup
     assert section == views.section(duck, "users_by_first_om_source").markup
     assert "tiny_channel" not in section and "other (small groups)" in section
+
+
+def test_a_small_cohort_between_big_ones_is_left_out_and_figures_keep_their_places(
+    tmp_path: Path,
+) -> None:
+    import re
+
+    weeks = {"2021-01-04": 6, "2021-01-11": 2, "2021-01-18": 6}  # Mondays; the middle is small
+    rows = [
+        event(session_id=f"w{w}-{i}", datetime=f"{day} 10:00:00 UTC")
+        for w, (day, n) in enumerate(weeks.items()) for i in range(n)
+    ]  # fmt: skip
+    source = write_csv(tmp_path / "events.csv", rows)
+    report = build_report(ReportParams(source=str(source)))
+    assert [c["users"] for c in report.data["analyses"]["retention"]["cohorts"]] == [6, 2, 6]
+    markup = views.insight(report, "retention").markup
+    assert "1 group with fewer than 5 users each (2 users in all) is not shown" in markup
+    figures = re.findall(r'data-key="([^"]+)" data-value="([^"]+)"', markup)
+    assert any(key.startswith("/analyses/retention/cohorts/2/") for key, _ in figures)
+    assert not any(key.startswith("/analyses/retention/cohorts/1/") for key, _ in figures)
+    for key, value in figures:  # every figure names its own place in report.json
+        found = report.data
+        for part in key.split("/")[1:]:
+            found = found[int(part)] if isinstance(found, list) else found[part]
+        assert str(found) == value, key
