@@ -9,7 +9,7 @@ either analysed or listed in :attr:`Cleaned.rejected` with its reason.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import ibis
@@ -28,7 +28,7 @@ from helpers.backend import (
 from helpers.datetimes import utc_microseconds
 from helpers.jsonl import INVALID
 from helpers.params import ReportParams
-from helpers.privacy import FORGOTTEN, forgotten, forgotten_line, read_forget
+from helpers.privacy import FORGOTTEN, forgotten, read_forget
 from helpers.sources import ROW, order_column_name
 
 #: Exclusion reasons, in the order the spec applies them (first that applies wins).
@@ -67,6 +67,7 @@ class Cleaned:
     rejected: ir.Table  # excluded rows: ``_row`` and ``reason`` (never a forgotten user's)
     absent: frozenset[str] = frozenset()  # canonical columns the source does not have
     forgotten: ir.IntegerScalar | None = None  # how many rows are a forgotten user's
+    forget: tuple[str, ...] = field(default=(), repr=False)  # the ids: never shown
 
 
 def clean_events(raw: ir.Table, params: ReportParams) -> Cleaned:
@@ -128,7 +129,8 @@ def clean_events(raw: ir.Table, params: ReportParams) -> Cleaned:
     rejected = rows.filter(rows.reason.notnull() & (rows.reason != FORGOTTEN)).select(ROW, "reason")
     count = rows.filter(rows.reason == FORGOTTEN).count() if forget else None
     return Cleaned(
-        events=events, rejected=rejected, absent=absent - {"session_id"}, forgotten=count
+        events=events, rejected=rejected, absent=absent - {"session_id"}, forgotten=count,
+        forget=tuple(forget),
     )
 
 
@@ -211,8 +213,7 @@ def _exclusion_reason(t: ir.Table, params: ReportParams, forget: list[str]) -> i
     # A rule whose column the log lacks never applies (analyses.md section 1).
     rules = []
     if (match := forgotten(t, forget, params.user_column)) is not None:
-        if INVALID in t.columns:  # a broken line has no cells: its text is searched instead
-            match = match | (t[INVALID].notnull() & forgotten_line(t[INVALID], forget))
+        # A broken JSON line has no cells: its text is searched with the rejected rows.
         rules.append((match, FORGOTTEN))
     if INVALID in t.columns:
         rules.append((t[INVALID].notnull(), "invalid_json_line"))

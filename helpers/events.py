@@ -41,6 +41,7 @@ from helpers.params import ReportParams, is_google_sheet
 from helpers.privacy import (
     ID_COLUMNS,
     Pseudonyms,
+    forgotten_lines,
     is_personal,
     personal_columns,
     pseudonymised_rows,
@@ -189,9 +190,10 @@ class Events:
                 rejected = assembly.rejected_file_rows(self.rejected, self.raw)
                 assembly.check_datetimes(rows_read, rejected, self.params)
                 pseudonyms = Pseudonyms.of(self.params.pseudonymise, self.params.pseudonym_env)
+                rejected, lines = forgotten_lines(rejected, list(self.cleaned.forget))
                 rejected, personal = self._private(rejected, pseudonyms)
-                forgotten = self.cleaned.forgotten
-                forgotten = 0 if forgotten is None else int(forgotten.to_pyarrow().as_py())
+                counted = self.cleaned.forgotten
+                forgotten = lines + (0 if counted is None else int(counted.to_pyarrow().as_py()))
             with stage("insights"):
                 insights = analyses.compute_all(grains, "insights")
             with stage("analyses"):

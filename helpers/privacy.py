@@ -3,7 +3,7 @@
 Event data is personal data. Three rules apply to every run:
 
 - **Forgotten users** (``forget``): the ids listed in a file are matched inside the engine
-  (``isin`` a list of them, never by pulling events into Python); their rows are counted
+  (by their SHA-256, never by pulling events into Python); their rows are counted
   under ``forgotten_user`` and written nowhere.
 - **Personal columns**: extra columns whose names say they hold personal data
   (:data:`PERSONAL_NAMES`: ``ip``, ``email``, ``phone``...) and ``params`` JSON fields named
@@ -103,26 +103,29 @@ def _trim(text: str) -> str:
 
 def forgotten(t: ir.Table, ids: list[str], user_column: str) -> ir.BooleanValue | None:
     """Whether a row (trimmed cells) belongs to a forgotten user: its user column,
-    session_id or visitor_id is one of ``ids``. The ids travel to the engine as one ``IN``
-    list of literals (a temporary table would need write rights in a warehouse, and Spark
-    does not see an Ibis memtable inside a cached plan); the events never leave it. None
-    when there is nothing to forget."""
+    session_id or visitor_id is one of ``ids``. Matched inside the engine by SHA-256 (the
+    engine's own), so that its plans and logs (Spark's UI, an error's query) hold digests,
+    never the ids, and no event leaves the engine. None when there is nothing to forget."""
     if not ids:
         return None
+    digests = [hashlib.sha256(i.encode("utf-8")).hexdigest() for i in ids]
     columns = [c for c in dict.fromkeys((user_column, *ID_COLUMNS)) if c in t.columns]
     match = ibis.literal(False)
     for column in columns:
-        match = match | t[column].isin(ids).fill_null(False)
+        match = match | t[column].hexdigest("sha256").isin(digests).fill_null(False)
     return match
 
 
-def forgotten_line(line: ir.StringValue, ids: list[str]) -> ir.BooleanValue:
-    """Whether a JSON Lines line that is not a JSON object (it has no cells to match) holds
-    a forgotten id anywhere in its text: such a line is forgotten too, never written."""
-    match = ibis.literal(False)
-    for i in ids:  # one term per id: fine for a list of deletion requests
-        match = match | line.contains(i)
-    return match.fill_null(False)
+def forgotten_lines(rejected: pa.Table, ids: list[str]) -> tuple[pa.Table, int]:
+    """The rejected rows without the JSON Lines lines that are not objects (they have no
+    cells to match) whose text holds a forgotten id anywhere, and how many those were. Such
+    lines are few and are read into the report anyway: they are searched here, so that the
+    ids never go to the engine as text."""
+    if not ids or "line" not in rejected.column_names[:4] or not rejected.num_rows:
+        return rejected, 0
+    lines = rejected.column("line").to_pylist()
+    keep = [line is None or not any(i in line for i in ids) for line in lines]
+    return rejected.filter(pa.array(keep)), keep.count(False)
 
 
 # -- personal columns ---------------------------------------------------------------------------
