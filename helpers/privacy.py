@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import ibis
+import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -110,10 +111,34 @@ def forgotten(t: ir.Table, ids: list[str], user_column: str) -> ir.BooleanValue 
         return None
     digests = [hashlib.sha256(i.encode("utf-8")).hexdigest() for i in ids]
     columns = [c for c in dict.fromkeys((user_column, *ID_COLUMNS)) if c in t.columns]
+    engine = t.get_backend().name
     match = ibis.literal(False)
     for column in columns:
-        match = match | t[column].hexdigest("sha256").isin(digests).fill_null(False)
+        match = match | _sha256_hex(engine, t[column]).isin(digests).fill_null(False)
     return match
+
+
+def _sha256_hex(engine: str, text: ir.StringValue) -> ir.StringValue:
+    """The SHA-256 of ``text``'s UTF-8 bytes as 64 lower-case hex digits, in the engine.
+    Ibis compiles this for DuckDB and Spark; PostgreSQL spells it with its own functions."""
+    if engine != "postgres":
+        return text.hexdigest("sha256")
+    return _pg_encode(_pg_sha256(_pg_convert_to(text, "UTF8")), "hex")
+
+
+@ibis.udf.scalar.builtin(name="convert_to")
+def _pg_convert_to(text: str, encoding: str) -> dt.binary:  # type: ignore[empty-body]
+    """PostgreSQL's convert_to: text as bytes in an encoding."""
+
+
+@ibis.udf.scalar.builtin(name="sha256")
+def _pg_sha256(data: dt.binary) -> dt.binary:  # type: ignore[empty-body]
+    """PostgreSQL's sha256 of bytes (PostgreSQL 11 and later)."""
+
+
+@ibis.udf.scalar.builtin(name="encode")
+def _pg_encode(data: dt.binary, form: str) -> str:  # type: ignore[empty-body]
+    """PostgreSQL's encode: bytes as text (hex)."""
 
 
 def forgotten_lines(rejected: pa.Table, ids: list[str]) -> tuple[pa.Table, int]:
