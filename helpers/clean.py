@@ -9,7 +9,7 @@ either analysed or listed in :attr:`Cleaned.rejected` with its reason.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import ibis
@@ -28,10 +28,14 @@ from helpers.backend import (
 from helpers.datetimes import utc_microseconds
 from helpers.jsonl import INVALID
 from helpers.params import ReportParams
+from helpers.privacy import FORGOTTEN, forgotten, read_forget
 from helpers.sources import ROW, order_column_name
 
 #: Exclusion reasons, in the order the spec applies them (first that applies wins).
 EXCLUSION_REASONS = (
+    # First of all: a forgotten person's row must never be written, and every other reason
+    # writes its row to the rejected rows (an unreadable datetime or line included).
+    FORGOTTEN,
     "invalid_json_line",  # a JSON Lines line that is not a JSON object: it has no cells
     "invalid_datetime",
     "missing_session_id",
@@ -60,8 +64,10 @@ class Cleaned:
     """The two halves of the input: every row lands in exactly one of them."""
 
     events: ir.Table  # analysed rows, typed; one row per event, ordered by ``_seq`` in journeys
-    rejected: ir.Table  # excluded rows: ``_row`` and ``reason``
+    rejected: ir.Table  # excluded rows: ``_row`` and ``reason`` (never a forgotten user's)
     absent: frozenset[str] = frozenset()  # canonical columns the source does not have
+    forgotten: ir.IntegerScalar | None = None  # how many rows are a forgotten user's
+    forget: tuple[str, ...] = field(default=(), repr=False)  # the ids: never shown
 
 
 def clean_events(raw: ir.Table, params: ReportParams) -> Cleaned:
@@ -96,7 +102,8 @@ def clean_events(raw: ir.Table, params: ReportParams) -> Cleaned:
     cells = _with_copy_number(
         cells.mutate(_ts_us=utc_microseconds(cells.datetime, params.datetime_format))
     )
-    classified = cells.mutate(reason=_exclusion_reason(cells, params))
+    forget = read_forget(params.forget) if params.forget is not None else []
+    classified = cells.mutate(reason=_exclusion_reason(cells, params, forget))
     # One pass over the input, materialised once: both halves are filters of it. Every row
     # is typed (JSON read) in the same pass; only the columns read downstream are kept, and
     # the raw rows are rejoined by _row when the rejected ones are written out.
@@ -118,8 +125,13 @@ def clean_events(raw: ir.Table, params: ReportParams) -> Cleaned:
     absent = frozenset(c for c in CANONICAL_COLUMNS if c not in named.columns)
     if "session_id" in absent:
         events = derived_sessions(events, params.session_timeout_minutes).cache()
-    rejected = rows.filter(rows.reason.notnull()).select(ROW, "reason")
-    return Cleaned(events=events, rejected=rejected, absent=absent - {"session_id"})
+    # A forgotten user's rows are counted, and go no further: not even into the rejected rows.
+    rejected = rows.filter(rows.reason.notnull() & (rows.reason != FORGOTTEN)).select(ROW, "reason")
+    count = rows.filter(rows.reason == FORGOTTEN).count() if forget else None
+    return Cleaned(
+        events=events, rejected=rejected, absent=absent - {"session_id"}, forgotten=count,
+        forget=tuple(forget),
+    )
 
 
 def event_columns(named: list[str], params: ReportParams) -> list[str]:
@@ -197,9 +209,14 @@ def _with_copy_number(cells: ir.Table) -> ir.Table:
     return ibis.union(unique, copies, distinct=False).drop("_hash")
 
 
-def _exclusion_reason(t: ir.Table, params: ReportParams) -> ir.StringValue:
+def _exclusion_reason(t: ir.Table, params: ReportParams, forget: list[str]) -> ir.StringValue:
     # A rule whose column the log lacks never applies (analyses.md section 1).
-    rules = [(t[INVALID].notnull(), "invalid_json_line")] if INVALID in t.columns else []
+    rules = []
+    if (match := forgotten(t, forget, params.user_column)) is not None:
+        # A broken JSON line has no cells: its text is searched with the rejected rows.
+        rules.append((match, FORGOTTEN))
+    if INVALID in t.columns:
+        rules.append((t[INVALID].notnull(), "invalid_json_line"))
     rules.append((t._ts_us.isnull(), "invalid_datetime"))
     if "session_id" in t.columns:
         rules.append((t.session_id.isnull(), "missing_session_id"))

@@ -21,8 +21,9 @@ from helpers.analyses._base import Count, Model, since
 
 # 1.1: period, insights; 1.2: analyses, insights.events_per_session; 1.3: the activity model
 # (objectives null when their columns are absent, objectives_unavailable, new parameters),
-# JSON Lines and Excel sources, several files (source.kind), rows_excluded.invalid_json_line.
-SCHEMA_VERSION = "1.3.0"
+# JSON Lines and Excel sources, several files (source.kind), rows_excluded.invalid_json_line;
+# 1.4: privacy (rows_excluded.forgotten_user, personal_columns_dropped, pseudonyms, small cells).
+SCHEMA_VERSION = "1.4.0"
 _ID = "https://example.invalid/customer-activity-report/"
 _HERE = Path(__file__).resolve().parent
 
@@ -92,6 +93,17 @@ class Parameters(Model):
     datetime_format: str | None = since(
         "1.3.0", description="How datetime cells were read; null: ISO 8601 and Sheets serials."
     )
+    keep_columns: list[str] = since(
+        "1.4.0", description="Columns and params fields named like personal data that are kept."
+    )
+    pseudonymise: list[str] = since(
+        "1.4.0", description="Outputs whose ids are keyed pseudonyms (html, notebook, "
+        "rejected_rows, report_json)."
+    )
+    min_group_users: int = since(
+        "1.4.0", ge=0, description="Groups with fewer users are folded in the HTML and the "
+        "notebook (0: none); report.json keeps exact numbers."
+    )
 
 
 class Period(Model):
@@ -104,6 +116,10 @@ class Period(Model):
 class RowsExcluded(Model):
     """Rows excluded, counted under the first reason that applies, in this order."""
 
+    forgotten_user: Count = since(
+        "1.4.0", description="Rows of a user or visitor listed in the forget file: counted, "
+        "never written (checked first, before any reason that writes its row)."
+    )
     invalid_json_line: Count = since(
         "1.3.0", description="JSON Lines: lines that are not a JSON object (0 for other sources)."
     )
@@ -142,6 +158,10 @@ class DataQuality(Model):
         "1.3.0",
         description="Insights and analyses that are null for the same reason: "
         "{key: [missing canonical columns]}.",
+    )
+    personal_columns_dropped: list[str] = since(
+        "1.4.0", description="Columns, and params fields (params.user.email), named like "
+        "personal data (ip, email, phone...) that no output carries (keep_columns keeps one)."
     )
     notes: list[str] = since("1.1.0", description="What the numbers rest on, in plain words.")
 

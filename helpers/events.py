@@ -25,11 +25,12 @@ from functools import cached_property
 from typing import Any
 
 import ibis.expr.types as ir
+import pyarrow as pa
 from tqdm import tqdm
 
 from helpers import analyses
 from helpers import report as assembly
-from helpers.activity import canonical
+from helpers.activity import canonical, normalise_header
 from helpers.analysis_params import named_columns
 from helpers.backend import Engine, code_point_order, connect
 from helpers.clean import Cleaned, clean_events, event_columns
@@ -37,8 +38,17 @@ from helpers.contract import Objectives
 from helpers.errors import ParameterError, ReportError, SourceError
 from helpers.grains import Grains
 from helpers.params import ReportParams, is_google_sheet
+from helpers.privacy import (
+    ID_COLUMNS,
+    Pseudonyms,
+    forgotten_lines,
+    is_personal,
+    personal_columns,
+    pseudonymised_rows,
+    strip_personal,
+)
 from helpers.report import Report
-from helpers.sources import FILE, LINE, RawEvents, read_events, table_events
+from helpers.sources import FILE, HIDDEN, LINE, RawEvents, read_events, table_events
 
 _log = logging.getLogger("helpers.report")
 
@@ -179,6 +189,11 @@ class Events:
             with stage("rejected rows"):
                 rejected = assembly.rejected_file_rows(self.rejected, self.raw)
                 assembly.check_datetimes(rows_read, rejected, self.params)
+                pseudonyms = Pseudonyms.of(self.params.pseudonymise, self.params.pseudonym_env)
+                rejected, lines = forgotten_lines(rejected, list(self.cleaned.forget))
+                rejected, personal = self._private(rejected, pseudonyms)
+                counted = self.cleaned.forgotten
+                forgotten = lines + (0 if counted is None else int(counted.to_pyarrow().as_py()))
             with stage("insights"):
                 insights = analyses.compute_all(grains, "insights")
             with stage("analyses"):
@@ -186,8 +201,24 @@ class Events:
             with stage("the eight objectives, checked against the schema"):
                 return assembly.assemble(
                     grains, source=self.source, rows_read=rows_read, rejected=rejected,
-                    insights=insights, analyses=answers,
+                    insights=insights, analyses=answers, forgotten=forgotten,
+                    personal=personal, pseudonyms=pseudonyms,
                 )  # fmt: skip
+
+    def _private(self, rejected: pa.Table, pseudonyms: Pseudonyms) -> tuple[pa.Table, list[str]]:
+        """The rejected rows as they may be written: without personal columns and params
+        fields (listed, with those of the source's header, in the second value), their ids
+        pseudonymised when ``pseudonymise`` names rejected_rows."""
+        p = self.params
+        header = {c: normalise_header(p.columns.get(c, c)) for c in ("params", *ID_COLUMNS)}
+        rejected, dropped = strip_personal(rejected, p.keep_columns, header["params"])
+        raw = [c for c in self.raw.columns if c not in HIDDEN]
+        personal = list(dict.fromkeys([*personal_columns(raw, p.keep_columns), *dropped]))
+        if pseudonyms.applies_to("rejected_rows"):
+            ids = [header["session_id"], header["visitor_id"],
+                   normalise_header(p.columns.get(p.user_column, p.user_column))]  # fmt: skip
+            rejected = pseudonymised_rows(rejected, pseudonyms, ids)
+        return rejected, personal
 
     def _check_named_columns(self) -> None:
         """Refuse a definition naming a column the events lack before any row is cleaned."""
@@ -195,6 +226,11 @@ class Events:
         named = canonical(self._data, p.columns, origin="the events").columns
         columns = event_columns(named, p)
         for where, column in named_columns(p.funnels, p.retention, p.trends):
+            if is_personal(column, p.keep_columns):
+                raise ParameterError(
+                    f"{where}: the column {column!r} is named like personal data, which no "
+                    f"output carries by default. Add it to keep_columns to use it."
+                )
             if column not in columns:
                 raise ParameterError(
                     f"{where}: there is no column {column!r} in the events. Columns: "

@@ -45,7 +45,14 @@ REPORTED_PARAMETERS = (
     "columns",
     "session_timeout_minutes",
     "datetime_format",
+    "keep_columns",
+    "pseudonymise",
+    "min_group_users",
 )
+
+#: The outputs whose ids ``pseudonymise`` may replace (html and notebook go together: the
+#: HTML is the executed notebook's export).
+PSEUDONYMISED_OUTPUTS = ("html", "notebook", "rejected_rows", "report_json")
 
 
 _KEY_CHARS = r"[A-Za-z0-9_-]+"
@@ -184,6 +191,73 @@ class ReportParams(BaseModel):
         default_factory=LifecycleSpec,
         description="Lifecycle of users: {period: day|week|month}.",
     )
+
+    forget: str | None = Field(
+        default=None,
+        description="Path of a file of user or visitor ids whose events are never analysed nor"
+        " written (deletion requests): one id per line, or a .csv with an 'id' column. Their"
+        " rows count as forgotten_user; the file's contents reach no output.",
+    )
+    keep_columns: list[str] = Field(
+        default_factory=list,
+        description="Columns or params fields (params.user.email) named like personal data"
+        " (ip, email, phone, ...) to keep in the outputs; by default they are dropped.",
+    )
+    pseudonymise: list[str] = Field(
+        default=["html", "notebook"],
+        description="Outputs whose ids are replaced by keyed pseudonyms (HMAC-SHA-256): html and"
+        " notebook (together), rejected_rows, report_json; [] for none.",
+    )
+    pseudonym_env: str | None = Field(
+        default=None,
+        description="Name of the environment variable holding the pseudonyms' key (never the key"
+        " itself); None: a random key per run, so pseudonyms cannot be linked across runs.",
+    )
+    min_group_users: int = Field(
+        default=5,
+        ge=0,
+        description="In the HTML and the notebook, a breakdown value, path, A/B group or cohort"
+        " with fewer users is folded into 'other (small groups)'; 0 shows every group."
+        " report.json keeps exact numbers.",
+    )
+
+    @field_validator("pseudonymise")
+    @classmethod
+    def _outputs(cls, value: list[str]) -> list[str]:
+        unknown = [v for v in value if v not in PSEUDONYMISED_OUTPUTS]
+        if unknown:
+            raise ValueError(
+                f"unknown output(s) {', '.join(map(repr, unknown))}; choose among "
+                f"{', '.join(PSEUDONYMISED_OUTPUTS)}"
+            )
+        if ("html" in value) != ("notebook" in value):
+            raise ValueError(
+                "html and notebook go together (the HTML is the executed notebook's export)"
+            )
+        return [v for v in PSEUDONYMISED_OUTPUTS if v in value]
+
+    @field_validator("pseudonym_env")
+    @classmethod
+    def _a_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise ValueError(
+                "must be the name of an environment variable (letters, digits, _), not its value"
+            )
+        return value
+
+    @field_validator("forget")
+    @classmethod
+    def _a_file(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("is empty: give the path of the forget file, or leave it out")
+        return value
+
+    @field_validator("min_group_users", mode="before")
+    @classmethod
+    def _count_not_bool(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("must be a number, not a boolean")
+        return value
 
     @field_validator("columns", mode="before")
     @classmethod
@@ -349,7 +423,7 @@ class ReportParams(BaseModel):
 
 
 #: Parameters whose values may hold a secret by mistake: messages never repeat them.
-_SECRET_FIELDS = ("credentials", "backend")
+_SECRET_FIELDS = ("credentials", "backend", "pseudonym_env")
 _PASSWORD_KEYS = {"password", "pwd", "pass", "passwd"}
 _PASSWORD_IN_URL = re.compile(r"(://[^/:@\s]*):[^@/\s]*@")
 

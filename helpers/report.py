@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache, cached_property
 from importlib import resources
@@ -39,6 +39,7 @@ from helpers.datetimes import suggested_format
 from helpers.errors import DataError
 from helpers.grains import Grains
 from helpers.params import ReportParams
+from helpers.privacy import FORGOTTEN, Pseudonyms
 from helpers.sources import FILE, HIDDEN, INVALID, LINE, ROW
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -50,6 +51,11 @@ class Report:
 
     document: Document
     rejected: pa.Table  # the raw rows excluded, with source_row and reason
+    # The run's pseudonyms (their key never reaches an output; the views use them).
+    pseudonyms: Pseudonyms | None = field(default=None, repr=False, compare=False)
+    # As people see it (helpers.small_cells.for_people): what the views leave out (a
+    # small_cells.Folded); None for the report as report.json holds it.
+    small_cells: Any = field(default=None, compare=False)
 
     @cached_property
     def data(self) -> dict[str, Any]:
@@ -73,8 +79,12 @@ def assemble(
     rejected: pa.Table,
     insights: dict[str, Result],
     analyses: dict[str, Any],
+    forgotten: int = 0,
+    personal: list[str] | None = None,
+    pseudonyms: Pseudonyms | None = None,
 ) -> Report:
-    """The report of a run: its numbers, computed from ``grains``, checked against the schema."""
+    """The report of a run: its numbers, computed from ``grains``, checked against the schema.
+    ``forgotten`` rows (a forgotten user's) are counted though not among ``rejected``."""
     facts = grains.facts
     document = Document(
         schema_version=SCHEMA_VERSION,
@@ -86,12 +96,18 @@ def assemble(
             rows_read, facts, rejected,
             objectives_unavailable=objectives_unavailable(grains),
             analyses_unavailable=registry.unavailable(grains),
+            forgotten=forgotten, personal=personal,
         ),
         objectives=objectives(grains),
         insights=insights,
         analyses=analyses,
     )
-    report = Report(document=document, rejected=rejected)
+    if pseudonyms is not None and pseudonyms.applies_to("report_json"):
+        # Here, not at the top: privacy's views part builds on the analyses' models.
+        from helpers.small_cells import pseudonymised_document
+
+        document = pseudonymised_document(document, pseudonyms)
+    report = Report(document=document, rejected=rejected, pseudonyms=pseudonyms)
     validate(report.data)
     return report
 
@@ -152,10 +168,13 @@ def data_quality(
     *,
     objectives_unavailable: dict[str, list[str]] | None = None,
     analyses_unavailable: dict[str, list[str]] | None = None,
+    forgotten: int = 0,
+    personal: list[str] | None = None,
 ) -> DataQuality:
     """Rows read, analysed and excluded by reason; flagged cells; what cannot be answered for
-    want of columns; notes in plain words."""
+    want of columns; personal columns dropped; notes in plain words."""
     by_reason = dict.fromkeys(EXCLUSION_REASONS, 0)
+    by_reason[FORGOTTEN] = forgotten
     for count in pc.value_counts(rejected.column(_reason_column(rejected))).to_pylist():
         by_reason[count["values"]] = count["counts"]
     quality = {
@@ -168,6 +187,7 @@ def data_quality(
         "datetime_in_the_future": int(facts["in_the_future"] or 0),
         "objectives_unavailable": objectives_unavailable or {},
         "analyses_unavailable": analyses_unavailable or {},
+        "personal_columns_dropped": personal or [],
     }
     # Nothing is lost: a mismatch here is a bug in cleaning, never acceptable output.
     if quality["rows_analysed"] + sum(by_reason.values()) != rows_read:

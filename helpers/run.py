@@ -189,6 +189,8 @@ def _with_absolute_source(params: ReportParams) -> ReportParams:
         update["source"] = _absolute(params.source)
     if params.credentials is not None:
         update["credentials"] = str(Path(params.credentials).expanduser().resolve())
+    if params.forget is not None:  # the path only: papermill never sees the ids
+        update["forget"] = _absolute(params.forget)
     return params.model_copy(update=update)
 
 

@@ -13,7 +13,7 @@ import inspect
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from helpers import analyses, html, objectives
+from helpers import analyses, html, objectives, small_cells
 from helpers.grains import NO_OM_SOURCE
 from helpers.params import ReportParams
 from helpers.report import Report
@@ -52,6 +52,7 @@ class Html:
 
 def summary(report: Report) -> Html:
     """The eight answers as tiles, the period covered and one data-quality line."""
+    report = small_cells.for_people(report)
     doc = report.document
     return Html(
         html.render(
@@ -81,17 +82,20 @@ def what_if(report: Report) -> list[tuple[str, str]]:
 
 def section(report: Report, key: str) -> Html:
     """One objective: its definition (the function's docstring), its numbers, a chart."""
+    report = small_cells.for_people(report)
     value = report.objectives[key]
     rows = []
     if isinstance(value, dict):
         # Breakdown keys are values from the data (an om_source may well be "users"): as-is.
+        # Small values folded into one row (small_cells) have no place in report.json: None.
+        minimum = report.document.parameters.min_group_users
         rows = [
             (LABELS.get(name, name) if key in _LABELLED else name, name, count)
+            if name != small_cells.OTHER else (name, None, small_cells.shown(count, minimum))
             for name, count in value.items()
             if name not in _SETTINGS
         ]
-    return Html(
-        html.render(
+    return _noted(report, key, html.render(
             "templates/objective.html.j2",
             key=key,
             value=value,
@@ -100,24 +104,32 @@ def section(report: Report, key: str) -> Html:
             labels=LABELS,
             users_total=report.objectives["users_total"],
             missing=report.data_quality["objectives_unavailable"].get(key, []),
-        )
-    )
+        ))
 
 
 def data_quality(report: Report) -> Html:
     """Rows read, analysed, excluded by reason, and invalid params and prices."""
+    report = small_cells.for_people(report)
     return Html(html.render("templates/data_quality.html.j2", doc=report.document))
 
 
 def insight(report: Report, key: str, *, heading: bool = False) -> Html:
     """One analysis: its narrative, its definition, its tables and charts."""
+    report = small_cells.for_people(report)
     analysis = analyses.get(key)
     result = getattr(getattr(report.document, analysis.section), key)
     if result is None:  # the events lack a column it needs
         missing = report.data_quality["analyses_unavailable"].get(key, [])
         return Html(html.render("templates/unavailable.html.j2", analysis=analysis,
                                 missing=missing, heading=heading))  # fmt: skip
-    return Html(analysis.html(result, heading=heading))
+    return _noted(report, key, analysis.html(result, heading=heading))
+
+
+def _noted(report: Report, key: str, markup: str) -> Html:
+    """``markup`` and, when small groups were left out of it, the note that says so."""
+    note = small_cells.note_of(report, key)
+    markup = small_cells.repointed(report, key, markup)
+    return Html(markup + (html.render("templates/small_cells.html.j2", note=note) if note else ""))
 
 
 def insights(report: Report) -> Iterator[Html]:

@@ -24,8 +24,8 @@ _DT = re.compile(
 )
 _NUM = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 # invalid_json_line first: a CSV, which the oracle reads, never has one.
-_REASONS = ["invalid_json_line", "invalid_datetime", "missing_session_id", "missing_user_id",
-            "non_production_env", "internal_ip", "duplicate_event"]
+_REASONS = ["forgotten_user", "invalid_json_line", "invalid_datetime", "missing_session_id",
+            "missing_user_id", "non_production_env", "internal_ip", "duplicate_event"]
 
 
 def _micros(text: str | None) -> int | None:

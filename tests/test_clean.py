@@ -108,7 +108,8 @@ def test_exclusion_reasons_follow_the_spec_order(report_of) -> None:
     ]
     quality = report_of(rows).data_quality
     assert quality["rows_excluded"] == {
-        "invalid_json_line": 0,  # first, and only for JSON Lines (tests/test_jsonl.py)
+        "forgotten_user": 0,  # first of all, only with a forget file (tests/test_privacy.py)
+        "invalid_json_line": 0,  # then, and only for JSON Lines (tests/test_jsonl.py)
         "invalid_datetime": 1,
         "missing_session_id": 1,
         "missing_user_id": 0,

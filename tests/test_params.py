@@ -27,6 +27,9 @@ def test_defaults_are_the_spec_defaults() -> None:
         "columns": {},
         "session_timeout_minutes": 30,
         "datetime_format": None,
+        "keep_columns": [],
+        "pseudonymise": ["html", "notebook"],
+        "min_group_users": 5,
     }
 
 

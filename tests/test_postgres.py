@@ -375,3 +375,14 @@ def test_every_datetime_format_reads_as_on_duckdb(url: str) -> None:
         table = code_point_order(con.create_table("cells", cells, temp=True, overwrite=True))
         got = table.select("i", us=read(table.d, datetime_format)).order_by("i").to_pyarrow()
         assert got.column("us").to_pylist() == [e for _, e in cases] + [None], datetime_format
+
+
+def test_forgotten_users_are_matched_on_postgres_as_in_duckdb(url: str, tmp_path: Path) -> None:
+    rows = [event(session_id=f"s{i}") for i in range(3)]
+    rows += [event(session_id="forget-me", env="development"), event(session_id="forget-me")]
+    source = write_csv(tmp_path / "events.csv", rows)
+    (tmp_path / "forget.txt").write_text("forget-me\n", encoding="utf-8")
+    params = {"source": str(source), "forget": str(tmp_path / "forget.txt")}
+    postgres = build_report(ReportParams(**params, backend=url))
+    assert postgres.data_quality["rows_excluded"]["forgotten_user"] == 2
+    _same(build_report(ReportParams(**params)), postgres)
