@@ -118,9 +118,9 @@ def assignments(events: ir.Table) -> ir.Table:
     written (trimmed), any other JSON value as its JSON text. Reading the JSON is the
     backend's business (``helpers.backend.object_entries``).
     """
-    entries = object_entries(
-        events.filter(events.test_groups.notnull()), "test_groups", keep=["user_id"]
-    )
+    # A user's events nearly all carry the same cell: read each distinct cell of a user once.
+    cells = events.filter(events.test_groups.notnull()).select("user_id", "test_groups")
+    entries = object_entries(cells.distinct(), "test_groups", keep=["user_id"])
     engine = events.get_backend().name
     cells = entries.select(
         "user_id",
