@@ -14,26 +14,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from helpers import analyses, html, objectives
+from helpers.glossary import WORDS
 from helpers.grains import NO_OM_SOURCE
 from helpers.params import ReportParams
 from helpers.report import Report
 
-#: Plain-words labels for the KPI tiles and the objectives' sub-counts.
-LABELS = {
-    "users_total": "users",
-    "users_search_then_apartment_view": "started on search, then viewed an apartment",
-    "users_clicked_book_now": "clicked book now",
-    "users_search_start_request_draft": "started on search and created a request draft",
-    "users_with_request_id": "have a request id",
-    "users": "users with a short session",
-    "sessions": "short sessions",
-    "started_on_search_page": "short sessions starting on search_page",
-    "ended_on_apartment_view": "short sessions ending on apartment_view",
-    "users_above": "users above the threshold",
-    "users_below": "users below the threshold",
-    "users_at_threshold": "users at the threshold",
-    "sessions_ignored_other_currency": "sessions ignored (other currency)",
-}
+#: Plain-words labels for the KPI tiles and the objectives' sub-counts: the glossary's.
+LABELS = WORDS
 #: Settings shown in the objectives' blocks, not counts.
 _SETTINGS = {"max_duration_seconds", "threshold", "currency"}
 #: Objectives whose sub-counts are named by us (the others by values from the data).
@@ -61,6 +48,8 @@ def summary(report: Report) -> Html:
             no_om_source=NO_OM_SOURCE,
             excluded=sum(doc.data_quality.rows_excluded.model_dump().values()),
             what_if=what_if(report),
+            changes={k.pointer: (name, k) for name, k in doc.comparison.kpis.items()}
+            if doc.comparison else {},
         )
     )
 
@@ -75,7 +64,7 @@ def what_if(report: Report) -> list[tuple[str, str]]:
             text = ", ".join(map(str, value)) if isinstance(value, list) else value
             if isinstance(value, dict):
                 text = ", ".join(f"{k}: {v}" for k, v in value.items())
-            shown.append((name.replace("_", " "), str(text)))
+            shown.append((name, str(text)))
     return shown
 
 
