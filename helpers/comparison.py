@@ -151,12 +151,13 @@ def compare(current: dict[str, Any], previous: dict[str, Any], path: str) -> Per
     """Every KPI of :data:`KPIS` present in both reports, now and before, with the change."""
     kpis = {}
     for name, (where, unit, base_at) in KPIS.items():
-        now, before = _at(current, where), _at(previous, where)
+        now, before = value_at(current, where), value_at(previous, where)
         if now is None or before is None:
             continue
         rate = None
         if base_at is not None:
-            rate = _rate(now, before, _at(current, base_at) or 0, _at(previous, base_at) or 0)
+            bases = value_at(current, base_at) or 0, value_at(previous, base_at) or 0
+            rate = _rate(now, before, *bases)
         kpis[name] = KpiChange(
             pointer="/" + "/".join(map(str, where)),
             unit=unit,
@@ -201,7 +202,8 @@ def _rate(now: int, before: int, base: int, previous_base: int) -> RateChange:
     )
 
 
-def _at(data: Any, path: tuple[Any, ...]) -> Any:
+def value_at(data: Any, path: tuple[Any, ...]) -> Any:
+    """The value at ``path`` in report.json's ``data``; None where a block on the way is null."""
     for part in path:
         if data is None:
             return None
