@@ -103,10 +103,12 @@ def bar_chart(
     values: Sequence[int],
     title: str,
     *,
+    unit: str = "count",
     log: bool = False,
     vertical: bool = False,
 ) -> Markup:
-    """Bars of ``values`` named by ``labels`` (horizontal, first on top, unless ``vertical``)."""
+    """Bars of ``values`` named by ``labels`` (horizontal, first on top, unless ``vertical``),
+    all counts of one ``unit`` (the value axis's label): users and sessions never share one."""
     if not labels:
         return Markup('<p class="car-note">Nothing to chart: no users.</p>')
     labels, values = list(labels), list(values)
@@ -115,10 +117,10 @@ def bar_chart(
     try:
         if vertical:
             ax.bar(labels, values, color="#4c72b0")
-            ax.set_ylabel("count")
+            ax.set_ylabel(unit)
         else:
             ax.barh(labels[::-1], values[::-1], color="#4c72b0")
-            ax.set_xlabel("count (log scale)" if log else "count")
+            ax.set_xlabel(f"{unit} (log scale)" if log else unit)
             if log:
                 ax.set_xscale("symlog")
         _tidy(ax, title)

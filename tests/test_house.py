@@ -170,7 +170,7 @@ def test_every_definition_reaches_the_page_as_html_not_markup(sample) -> None:
     for leak in (":func:", "``", "**"):
         assert leak not in page, leak
     for analysis in analyses.ANALYSES:
-        assert f"<h2>{analysis.title}</h2>" in page
+        assert f'<h2 id="{analysis.key}">{analysis.title}</h2>' in page
 
 
 def test_strings_from_the_data_are_escaped(events_of) -> None:
