@@ -105,14 +105,30 @@ def line_chart(
     """One line per series over ``x`` (period labels); None is a gap."""
     if not x:
         return Markup('<p class="car-note">Nothing to chart.</p>')
-    fig, ax = plt.subplots(figsize=(WIDTH, 3.4), dpi=DPI)
+    # More than three series: the legend gets axes of its own below the chart, where it hides
+    # no line.
+    below = len(series) > 3
+    if below:
+        fig, (ax, key) = plt.subplots(
+            2, 1, figsize=(WIDTH, 3.4 + 0.28 * len(series)), dpi=DPI,
+            height_ratios=[3.4, 0.28 * len(series)],
+        )  # fmt: skip
+        key.axis("off")
+    else:
+        fig, ax = plt.subplots(figsize=(WIDTH, 3.4), dpi=DPI)
     for name, values in series.items():
         ax.plot(list(x), [float("nan") if v is None else v for v in values], marker="o",
                 markersize=3, label=name)  # fmt: skip
     ax.set_ylabel(unit)
     _thin_x(ax, x)
     ax.tick_params(axis="x", labelrotation=45)
-    if len(series) > 1:
+    if below:
+        # From the figure's left edge, not the axes': the names have the whole width.
+        share = 0.28 * len(series) / (3.4 + 0.28 * len(series))
+        legend = fig.legend(*ax.get_legend_handles_labels(), loc="upper left",
+                            bbox_to_anchor=(0.01, share), frameon=False)  # fmt: skip
+        legend.set_in_layout(False)
+    elif len(series) > 1:
         ax.legend()
     _tidy(ax, title)
     return _img(fig, title)
