@@ -15,6 +15,9 @@ CLI or of the report, and the outcome the README's "Data quality" section promis
 | a Latin-1 params file, a YAML tag | | exit 2, one line |
 | too small a memory_limit | `memory_limit=1MB` | exit 2, what to change |
 | a full disk | a 64 KB tmpfs as `--out` (root only) | exit 2, the last report intact |
+| glob characters in a file's name | `events[1].csv` that exists | read as that file |
+| a symlink loop | `events/**/*.parquet` over `sub/up -> ..` | each file read once |
+| a symlinked folder | `src/day2 -> ../archive/day2` | followed, read once |
 """
 
 from __future__ import annotations
@@ -200,3 +203,42 @@ def test_a_numeric_is_internal_ip_column_is_read_by_its_value(tmp_path):
     assert report.data_quality["rows_excluded"]["internal_ip"] == 1
     assert report.rejected.column("is_internal_ip").to_pylist() == ["true"]
     assert report.data_quality["rows_analysed"] == 3
+
+
+def _rows_read(source: str | Path) -> int:
+    from helpers import build_report
+    from helpers.params import ReportParams
+
+    return build_report(ReportParams(source=str(source))).data_quality["rows_read"]
+
+
+def test_a_file_whose_name_holds_glob_characters_is_that_file(tmp_path):
+    source = write_csv(tmp_path / "events[1].csv", [event(), event(session_id="s2")])
+    write_csv(tmp_path / "events1.csv", [event()])  # what the glob would match
+    assert _rows_read(source) == 2
+
+
+def _parquet(path: Path, rows: int = 3) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist([event(session_id=f"{path.stem}{i}")
+                                         for i in range(rows)]), path)  # fmt: skip
+    return path
+
+
+def test_a_symlink_loop_reads_each_file_once(tmp_path):
+    _parquet(tmp_path / "events" / "a.parquet")
+    (tmp_path / "events" / "sub").mkdir()
+    (tmp_path / "events" / "sub" / "up").symlink_to("..")
+    assert _rows_read(f"{tmp_path}/events/**/*.parquet") == 3
+    assert _rows_read(tmp_path / "events") == 3
+
+
+def test_a_symlinked_folder_of_a_directory_is_read_once(tmp_path):
+    _parquet(tmp_path / "src" / "day1.parquet")
+    _parquet(tmp_path / "archive" / "day2" / "p.parquet")
+    (tmp_path / "src" / "day2").symlink_to("../archive/day2")
+    (tmp_path / "src" / "again").symlink_to("../archive/day2")  # the same folder twice
+    assert _rows_read(tmp_path / "src") == 6
