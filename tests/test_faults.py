@@ -18,6 +18,8 @@ CLI or of the report, and the outcome the README's "Data quality" section promis
 | glob characters in a file's name | `events[1].csv` that exists | read as that file |
 | a symlink loop | `events/**/*.parquet` over `sub/up -> ..` | each file read once |
 | a symlinked folder | `src/day2 -> ../archive/day2` | followed, read once |
+| blank lines, a line of spaces | `\n`, `   \n` in a CSV | not rows; source_row as editors count |
+| a NUL byte, in row 1 or row 40,000 | CSV or JSON Lines | exit 2, naming the line |
 """
 
 from __future__ import annotations
@@ -242,3 +244,54 @@ def test_a_symlinked_folder_of_a_directory_is_read_once(tmp_path):
     (tmp_path / "src" / "day2").symlink_to("../archive/day2")
     (tmp_path / "src" / "again").symlink_to("../archive/day2")  # the same folder twice
     assert _rows_read(tmp_path / "src") == 6
+
+
+def _csv_text(rows: list[dict[str, str]], tmp_path: Path) -> list[str]:
+    return write_csv(tmp_path / "rows.csv", rows).read_text().splitlines(keepends=True)
+
+
+@pytest.mark.parametrize(
+    ("layout", "rejected_lines"),
+    [
+        (["\n", "\r\n", "H", "A", "B", "C"], [5, 6]),  # blank lines before the header
+        (["\n", "   \n", "H", "A", "  \t \n", "B", "\n", "C"], [6, 8]),  # spaces only, between
+        (["H", "A", "   \n", "B", "C"], [4, 5]),
+    ],
+)
+def test_blank_lines_and_lines_of_spaces_are_not_rows(tmp_path, layout, rejected_lines):
+    from helpers import build_report
+    from helpers.params import ReportParams
+
+    header, a, b, c = _csv_text(
+        [event(), event(session_id="s2", datetime="not a date"),
+         event(session_id="s3", is_internal_ip="true")], tmp_path)  # fmt: skip
+    lines = {"H": header, "A": a, "B": b, "C": c}
+    source = tmp_path / "e.csv"
+    source.write_text("".join(lines.get(line, line) for line in layout), newline="")
+    report = build_report(ReportParams(source=str(source)))
+    assert report.data_quality["rows_read"] == 3
+    assert report.rejected.column("source_row").to_pylist() == rejected_lines
+
+
+def _with_nul_on_row(tmp_path: Path, kind: str, row: int) -> Path:
+    rows = [event(session_id=f"s{i}") for i in range(row + 1)]
+    rows[row - 1]["page_type"] = "search\x00page"
+    if kind == "csv":
+        return write_csv(tmp_path / "e.csv", rows)
+    import json
+
+    path = tmp_path / "e.jsonl"  # json.dumps writes \u0000, which is text: the byte itself
+    text = "".join(json.dumps(r) + "\n" for r in rows)
+    path.write_bytes(text.encode().replace(b"\\u0000", b"\x00"))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["csv", "jsonl"])
+@pytest.mark.parametrize("row", [1, 1500, 40_000])  # in the first block read, or far beyond
+def test_a_nul_byte_refuses_the_file_wherever_it_is_naming_its_line(tmp_path, kind, row):
+    source = _with_nul_on_row(tmp_path, kind, row)
+    message = _one_paragraph(cli("run", "--json-only", "--out", str(tmp_path / "o"),
+                                 "--source", str(source)))  # fmt: skip
+    line = row + 1 if kind == "csv" else row  # a CSV's header is line 1
+    assert f"NUL byte on line {line}," in message
+    assert not (tmp_path / "o" / "report.json").exists()
