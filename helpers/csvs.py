@@ -10,7 +10,8 @@ the lines are counted again exactly, by Python's csv reader, which reports the l
 
 Blank lines are not rows: empty ones and ones of spaces and tabs only, before the header
 (which is the first line with text) or among the rows; they still count in the line numbers.
-A NUL byte anywhere refuses the file, naming its line (no text export holds one).
+A NUL byte anywhere refuses the file, naming its line (no text export holds one). A row
+may be up to :data:`LONGEST_ROW` long (a very large params cell).
 """
 
 from __future__ import annotations
@@ -73,24 +74,55 @@ def _skip_blank(row: pacsv.InvalidRow) -> str:
 
 
 def _parsed(path: Path, header: list[str], delimiter: str, *, skip: int) -> pa.Table:
-    try:
-        return pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(column_names=header, skip_rows=skip),
-            parse_options=pacsv.ParseOptions(
-                delimiter=delimiter, newlines_in_values=True, invalid_row_handler=_skip_blank
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in header},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise SourceError(
-            f"{path} could not be parsed as CSV: {exc}. Check that it is a comma-separated "
-            f"UTF-8 export with one header row."
-        ) from None
+    # pyarrow reads in blocks and needs every row inside one: a row longer than a block (a
+    # 50 MB params cell) is read again with blocks big enough, up to the documented limit.
+    block = None
+    while True:
+        try:
+            return _parsed_in_blocks(path, header, delimiter, skip=skip, block=block)
+        except pa.ArrowInvalid as exc:
+            if "straddl" not in str(exc):
+                raise _not_csv(path, exc) from None
+            block = (block or _BLOCK) * 4
+            if block > LONGEST_ROW:
+                raise SourceError(
+                    f"{path} has a row longer than {LONGEST_ROW >> 20} MiB (a params cell that "
+                    f"size?), more than the report reads in one row. Shorten or drop that "
+                    f"cell, or check that the file's quotes are balanced."
+                ) from None
+        except OSError as exc:
+            raise _not_csv(path, exc) from None
+
+
+#: The longest row a CSV file may have (the quoted values of one row, line breaks and all).
+LONGEST_ROW = 1 << 30
+
+
+def _parsed_in_blocks(
+    path: Path, header: list[str], delimiter: str, *, skip: int, block: int | None
+) -> pa.Table:
+    read_options = pacsv.ReadOptions(column_names=header, skip_rows=skip)
+    if block is not None:
+        read_options.block_size = block
+    return pacsv.read_csv(
+        path,
+        read_options=read_options,
+        parse_options=pacsv.ParseOptions(
+            delimiter=delimiter, newlines_in_values=True, invalid_row_handler=_skip_blank
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in header},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+
+
+def _not_csv(path: Path, exc: Exception) -> SourceError:
+    return SourceError(
+        f"{path} could not be parsed as CSV: {exc}. Check that it is a comma-separated "
+        f"UTF-8 export with one header row."
+    )
 
 
 def csv_delimiter(path: Path | str, first_line: str) -> str:
