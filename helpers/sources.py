@@ -15,7 +15,8 @@ lower-cased, spaces to ``_``). Hidden columns, which are not data, come after th
 
 CSV and JSON Lines files, workbooks and Google Sheets are parsed here into Arrow
 (:mod:`helpers.csvs`, :mod:`helpers.jsonl`, :mod:`helpers.xlsx`). Parquet files are only
-checked here (schema, row counts); an engine that reads Parquet itself (DuckDB) scans them
+checked here (schema, row counts, the columns its folders name: ``env=development/``);
+an engine that reads Parquet itself (DuckDB) scans them
 where they are, which keeps a 10M-row export out of Python's memory. :attr:`RawEvents.table`
 gives the same rows as Arrow for engines that need it. Which files a source names, and how
 several are one data set, is :mod:`helpers.files`.
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import ibis
 import ibis.expr.types as ir
@@ -60,6 +62,9 @@ class ParquetFile:
     first_row: int  # ``_row`` of its first event: the files of a set follow each other
     rows: int
     label: str | None = None  # its ``_file``, when the set has several files
+    # Text columns from its folders' names (``env=development/``) that the file lacks: see
+    # :func:`partition_columns`.
+    partitions: tuple[tuple[str, str | None], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,8 @@ class RawEvents:
         tables = []
         for f in self.parquet:
             table = _all_text(_read_parquet(f.path)).rename_columns(list(f.names))
+            for name, value in f.partitions:
+                table = table.append_column(name, pa.array([value] * table.num_rows, pa.string()))
             tables.append(_located(table, np.arange(2, table.num_rows + 2), f.label))
         try:
             table = pa.concat_tables(tables, promote_options="default")
@@ -310,8 +317,25 @@ def _parquet_file(path: Path, *, first_row: int, label: str | None = None) -> Pa
     kinds = tuple(text_kind(f.type, f.name) for f in schema)
     return ParquetFile(
         path, tuple(schema.names), names, kinds, first_row=first_row, rows=metadata.num_rows,
-        label=label,
+        label=label, partitions=partition_columns(path, names),
     )
+
+
+def partition_columns(path: Path, names: tuple[str, ...]) -> tuple[tuple[str, str | None], ...]:
+    """The Hive-style folders of a Parquet file's path (``env=development/``,
+    ``dt=2021-01-23/``) as (column, text) pairs, for the columns the file itself lacks: the
+    file's own cells win. Every such column is text, as every other column is (an engine's
+    guess, a date for ``dt=2021-01-23``, would be the only typed column); names are
+    normalised, values URL-decoded as Hive writes them, a deeper folder wins over a higher
+    one, and Hive's ``__HIVE_DEFAULT_PARTITION__`` is null."""
+    found: dict[str, str | None] = {}
+    for part in path.parent.parts:
+        key, equals, value = part.partition("=")
+        name = normalise_header(unquote(key))
+        if not equals or not name or name in names or name in HIDDEN:
+            continue
+        found[name] = None if value == "__HIVE_DEFAULT_PARTITION__" else unquote(value)
+    return tuple(found.items())
 
 
 def _all_text(table: pa.Table) -> pa.Table:

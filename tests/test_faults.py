@@ -21,6 +21,8 @@ CLI or of the report, and the outcome the README's "Data quality" section promis
 | blank lines, a line of spaces | `\n`, `   \n` in a CSV | not rows; source_row as editors count |
 | a NUL byte, in row 1 or row 40,000 | CSV or JSON Lines | exit 2, naming the line |
 | a very large params cell | 5 MB (pyarrow reads 1 MiB blocks) | read; rows up to 1 GiB |
+| Hive folders | `env=development/`, `datetime=2021-01-23/`, `dt=...` | text columns; file wins |
+| a Parquet column DuckDB's scan uses | `file_row_number` | read as data |
 """
 
 from __future__ import annotations
@@ -311,3 +313,54 @@ def test_a_very_large_params_cell_is_read(tmp_path):
     assert report.data_quality["rows_read"] == 3
     assert report.data_quality["params_invalid"] == 0
     assert report.rejected.column("source_row").to_pylist() == [4]
+
+
+def _parquet_rows(path: Path, rows: list[dict[str, str]]) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    return path
+
+
+def test_hive_folders_are_text_columns_the_files_own_cells_win(tmp_path):
+    from helpers.backend import connect
+    from helpers.sources import read_events
+
+    without_env = {k: v for k, v in event().items() if k != "env"}
+    _parquet_rows(tmp_path / "ev" / "env=development" / "datetime=2021-01-23" / "dt=2021-01-23"
+                  / "part-0.parquet", [without_env])  # fmt: skip
+    _parquet_rows(tmp_path / "ev" / "env=development" / "datetime=2021-01-24" / "dt=2021%2F01"
+                  / "part-0.parquet", [event(session_id="s2")])  # fmt: skip
+    raw = read_events(str(tmp_path / "ev"))
+    scanned = connect().load(raw).order_by("_row").to_pyarrow()  # DuckDB's own Parquet scan
+    for table in (raw.table, scanned):  # and the Arrow rows every other engine gets
+        assert table.schema.field("dt").type == "string"
+        assert table.column("dt").to_pylist() == ["2021-01-23", "2021/01"]
+        assert table.column("env").to_pylist() == ["development", "production"]
+        assert table.column("datetime").to_pylist() == [event()["datetime"]] * 2
+
+
+def test_hive_env_folders_do_not_override_the_files_env(tmp_path):
+    _parquet_rows(tmp_path / "ev" / "env=development" / "part-0.parquet",
+                  [event(), event(session_id="s2")])  # fmt: skip
+    from helpers import build_report
+    from helpers.params import ReportParams
+
+    report = build_report(ReportParams(source=str(tmp_path / "ev")))
+    assert report.data_quality["rows_analysed"] == 2
+
+
+@pytest.mark.parametrize("column", ["file_row_number", "File_Row_Number"])
+def test_a_parquet_column_named_like_duckdbs_row_number_is_data(tmp_path, column):
+    from helpers import build_report
+    from helpers.params import ReportParams
+
+    rows = [dict(event(session_id=f"s{i}"), **{column: str(i)}) for i in range(3)]
+    rows[2]["datetime"] = "not a date"
+    source = _parquet_rows(tmp_path / "e.parquet", rows)
+    report = build_report(ReportParams(source=str(source)))
+    assert report.data_quality["rows_analysed"] == 2
+    assert report.rejected.column("source_row").to_pylist() == [4]
+    assert report.rejected.column(column.lower()).to_pylist() == ["2"]

@@ -40,6 +40,7 @@ from helpers.backend._duckdb import (
     _json_extract_string,
     _json_type,
     _scan,
+    _scannable,
     _spill_directory,
 )
 from helpers.backend._postgres import (
@@ -78,7 +79,7 @@ class Engine:
     def load(self, raw: RawEvents, name: str = "raw_events") -> ir.Table:
         """The raw events (all text, plus ``_row``) as a table of this engine."""
         if self.name == DUCKDB:
-            if raw.parquet:
+            if raw.parquet and _scannable(raw.parquet):
                 self.con.raw_sql(f"CREATE OR REPLACE TEMP VIEW {name} AS {_scan(raw.parquet)}")
             else:
                 # Registered, not copied: DuckDB reads the Arrow buffers where they are.

@@ -1,5 +1,5 @@
-"""DuckDB: Parquet scanned where it lies, spill files out of the working directory, and the
-JSON functions called by name."""
+"""DuckDB: Parquet scanned where it lies (unless a column's name is one DuckDB's scan uses),
+spill files out of the working directory, and the JSON functions called by name."""
 
 from __future__ import annotations
 
@@ -25,14 +25,29 @@ def _scan(files: tuple[ParquetFile, ...]) -> str:
             f"{_text(_quoted(original), kind)} AS {_quoted(name)}"
             for original, name, kind in zip(file.header, file.names, file.kinds, strict=True)
         ]
+        columns += [
+            f"{'NULL' if value is None else _literal(value)}::VARCHAR AS {_quoted(name)}"
+            for name, value in file.partitions
+        ]
         located = f"file_row_number + {file.first_row} AS {ROW}, file_row_number + 2 AS {LINE}"
         if file.label is not None:
             located += f", {_literal(file.label)} AS {FILE}"
+        # Not DuckDB's own Hive partitioning: it would put a folder's env over the file's
+        # cells, and type dt=2021-01-23 as a date (helpers.sources.partition_columns).
         selects.append(
-            f"SELECT {', '.join(columns)}, {located} "
-            f"FROM read_parquet({_literal(str(file.path))}, file_row_number = true)"
+            f"SELECT {', '.join(columns)}, {located} FROM read_parquet("
+            f"{_literal(str(file.path))}, file_row_number = true, hive_partitioning = false)"
         )
     return " UNION ALL BY NAME ".join(selects)
+
+
+def _scannable(files: tuple[ParquetFile, ...]) -> bool:
+    """Whether :func:`_scan` can read these files: DuckDB numbers a file's rows in a column
+    named ``file_row_number`` (any case), which a file's own column of that name would meet."""
+    return not any(_ROW_NUMBER in (c.lower() for c in f.header) for f in files)
+
+
+_ROW_NUMBER = "file_row_number"
 
 
 def _text(column: str, kind: str) -> str:
