@@ -23,6 +23,7 @@ CLI or of the report, and the outcome the README's "Data quality" section promis
 | a very large params cell | 5 MB (pyarrow reads 1 MiB blocks) | read; rows up to 1 GiB |
 | Hive folders | `env=development/`, `datetime=2021-01-23/`, `dt=...` | text columns; file wins |
 | a Parquet column DuckDB's scan uses | `file_row_number` | read as data |
+| a JSON key given twice | `{"price": 1200, "price": 1300}`, in test_groups | the last value |
 """
 
 from __future__ import annotations
@@ -364,3 +365,63 @@ def test_a_parquet_column_named_like_duckdbs_row_number_is_data(tmp_path, column
     assert report.data_quality["rows_analysed"] == 2
     assert report.rejected.column("source_row").to_pylist() == [4]
     assert report.rejected.column(column.lower()).to_pylist() == ["2"]
+
+
+#: A key given twice, at each level the report reads: the last value wins.
+DUPLICATE_KEYS = [
+    '{"event_content": {"price": 1200, "price": 1300, "currency": "USD", "currency": "EUR"}}',
+    '{"event_content": {"price": 1200}, "event_content": {"price": 1400}, "page": {}}',
+    '{"page": {"request_id": 7, "request_id": "r1"}, "page": {"request_id": true}}',
+    '{"page": {"request_id": "r2", "request_id": "r3"}}',
+]
+DUPLICATE_GROUPS = ['{"ab": "A", "cta": "red", "ab": "B"}', '{"x": "1", "x": 2}']
+
+
+def json_readings(backend: str) -> tuple[list[tuple], list[tuple]]:
+    """What ``backend`` reads of :data:`DUPLICATE_KEYS` (price, currency, request id: kind and
+    text) and the entries of :data:`DUPLICATE_GROUPS`, through the backend's functions."""
+    import pyarrow as pa
+
+    from helpers.backend import connect, object_entries, with_json_fields
+    from helpers.clean import finite_price
+
+    con = connect(backend).con
+    cells = pa.table({"i": range(len(DUPLICATE_KEYS)), "p": DUPLICATE_KEYS})
+    table = con.create_table("dup_cells", cells, temp=True, overwrite=True)
+    table, fields = with_json_fields(
+        table, "p", ["$.event_content.price", "$.event_content.currency", "$.page.request_id"]
+    )
+    price, currency, request = fields
+    values = table.select(
+        "i", price=finite_price(price, table.get_backend().name), currency=currency.text,
+        request_kind=request.kind, request=request.text,
+    ).order_by("i").to_pyarrow().to_pylist()  # fmt: skip
+    groups = pa.table({"u": range(len(DUPLICATE_GROUPS)), "g": DUPLICATE_GROUPS})
+    entries = object_entries(con.create_table("dup_groups", groups, temp=True, overwrite=True),
+                             "g", keep=["u"])  # fmt: skip
+    pairs = entries.mutate(value=entries.value.cast("string")).order_by(["u", "key"])
+    return ([tuple(v.values())[1:] for v in values],
+            [(r["u"], r["key"], r["value"]) for r in pairs.to_pyarrow().to_pylist()])  # fmt: skip
+
+
+#: What JSON.parse and Python's json make of them.
+LAST_VALUES = [
+    (1300.0, "EUR", None, None),
+    (1400.0, None, None, None),
+    (None, None, "boolean", "true"),
+    (None, None, "string", "r3"),
+]
+LAST_GROUPS = [(0, "ab", "B"), (0, "cta", "red"), (1, "x", "2")]
+
+
+def test_a_key_given_twice_in_json_reads_its_last_value_on_duckdb():
+    values, groups = json_readings("duckdb")
+    assert values == LAST_VALUES
+    assert groups == LAST_GROUPS
+
+
+def test_test_groups_with_a_key_given_twice_are_read_not_an_sql_error(report_of):
+    rows = [dict(event(session_id=f"s{i}", visitor_id=f"v{i}"),
+                 test_groups='{"ab": "A", "ab": "B"}') for i in range(2)]  # fmt: skip
+    report = report_of(rows)
+    assert report.data_quality["rows_analysed"] == 2

@@ -375,3 +375,11 @@ def test_every_datetime_format_reads_as_on_duckdb(url: str) -> None:
         table = code_point_order(con.create_table("cells", cells, temp=True, overwrite=True))
         got = table.select("i", us=read(table.d, datetime_format)).order_by("i").to_pyarrow()
         assert got.column("us").to_pylist() == [e for _, e in cases] + [None], datetime_format
+
+
+def test_a_key_given_twice_in_json_reads_its_last_value_as_on_duckdb(url: str) -> None:
+    from test_faults import LAST_GROUPS, LAST_VALUES, json_readings
+
+    values, groups = json_readings(url)
+    assert values == LAST_VALUES
+    assert groups == LAST_GROUPS

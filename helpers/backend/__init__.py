@@ -36,9 +36,10 @@ from ibis.common.exceptions import TableNotFound
 
 from helpers.backend._common import JsonField, _kind, _quoted
 from helpers.backend._duckdb import (
-    _json_extract_paths,
+    _create_json_macros,
     _json_extract_string,
-    _json_type,
+    _json_last_fields,
+    _json_object,
     _scan,
     _scannable,
     _spill_directory,
@@ -220,10 +221,10 @@ def json_fields(engine_name: str, doc: ir.StringValue, paths: list[str]) -> list
     if engine_name == POSTGRES:
         return _pg_json_fields(_pg_try_json(doc), paths)
     # One parse and one walk of the document for all paths; each value found is then small.
-    nodes = _json_extract_paths(doc.try_cast("json"), paths)
+    # A key given twice: the last value (see _duckdb's macros), as on the other engines.
     return [
-        JsonField(kind=_kind(_json_type(nodes[i], "$")), text=_json_extract_string(nodes[i], "$"))
-        for i in range(len(paths))
+        JsonField(kind=_kind(kind), text=_json_extract_string(node, "$"))
+        for node, kind in _json_last_fields(doc, paths)
     ]
 
 
@@ -357,7 +358,8 @@ def object_entries(table: ir.Table, column: str, keep: list[str]) -> ir.Table:
         entries = entries.filter(entries.entries.notnull())
         entries = entries.mutate(key=entries.entries.keys().unnest())
         return entries.select(*keep, "key", value=entries.entries[entries.key])
-    entries = table.select(*keep, entries=table[column].try_cast("json").map)
+    _create_json_macros(table.get_backend())
+    entries = table.select(*keep, entries=_json_object(table[column].try_cast("json")))
     entries = entries.filter(entries.entries.notnull())
     entries = entries.mutate(key=entries.entries.keys().unnest())
     node = entries.entries[entries.key]

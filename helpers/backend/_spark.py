@@ -55,6 +55,10 @@ def _spark_session(master: str | None) -> Any:
             .getOrCreate()
         )
     session.conf.set("spark.sql.session.timeZone", "UTC")
+    # A JSON key given twice: the last value wins, as in JSON.parse, DuckDB's macros and
+    # PostgreSQL (Spark's defaults fail: a variant refuses it, a map raises an error).
+    session.conf.set("spark.sql.variant.allowDuplicateKeys", "true")
+    session.conf.set("spark.sql.mapKeyDedupPolicy", "LAST_WIN")
     return session
 
 
