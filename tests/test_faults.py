@@ -24,6 +24,7 @@ CLI or of the report, and the outcome the README's "Data quality" section promis
 | Hive folders | `env=development/`, `datetime=2021-01-23/`, `dt=...` | text columns; file wins |
 | a Parquet column DuckDB's scan uses | `file_row_number` | read as data |
 | a JSON key given twice | `{"price": 1200, "price": 1300}`, in test_groups | the last value |
+| a wide file | 1,001 columns, 6 rows | exit 2 in seconds (it took minutes) |
 """
 
 from __future__ import annotations
@@ -425,3 +426,15 @@ def test_test_groups_with_a_key_given_twice_are_read_not_an_sql_error(report_of)
                  test_groups='{"ab": "A", "ab": "B"}') for i in range(2)]  # fmt: skip
     report = report_of(rows)
     assert report.data_quality["rows_analysed"] == 2
+
+
+def test_a_file_of_more_columns_than_the_limit_is_refused_at_once(tmp_path):
+    from helpers.sources import MAX_COLUMNS
+
+    extra = {f"x{j}": str(j) for j in range(MAX_COLUMNS - len(event()) + 1)}
+    source = write_csv(tmp_path / "wide.csv", [dict(event(), **extra) for _ in range(6)])
+    started = time.monotonic()
+    message = _one_paragraph(cli("run", "--json-only", "--out", str(tmp_path / "o"),
+                                 "--source", str(source)))  # fmt: skip
+    assert f"has {MAX_COLUMNS + 1:,} columns, more than the {MAX_COLUMNS:,}" in message
+    assert time.monotonic() - started < 30  # it took minutes to answer before
