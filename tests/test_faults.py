@@ -8,7 +8,8 @@ CLI or of the report, and the outcome the README's "Data quality" section promis
 | same-named params in a batch | `a/day.yaml`, `b/day.yaml` | `OUT/a-day/`, `OUT/b-day/` |
 | json-only over a full run | `report.html` from before | removed with the rest of the old set |
 | a dead run's staging | `.staging-<dead pid>-*` | removed by the next run; a live one kept |
-| SIGTERM during a run | the notebook running | exit 143, no staging left, last report intact |
+| SIGTERM during a run | the notebook running | exit 143, nothing left in staging or TMPDIR |
+| a dead run's spill dir | `$TMPDIR/...-spill-<dead pid>-*` | removed, a live one kept |
 | a key as credentials | `--set credentials='{... PRIVATE KEY ...}'` | exit 2, never echoed |
 | a password in a URL's query | `postgres://h/db?password=...` | exit 2, never echoed |
 | out-of-range numbers | `short_session_seconds=1e19` | exit 2 |
@@ -42,8 +43,10 @@ from conftest import event, write_csv
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "helpers", *args], cwd=cwd,
+def cli(*args: str, cwd: Path = ROOT, tmpdir: Path | None = None
+        ) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    env = None if tmpdir is None else {**os.environ, "TMPDIR": str(tmpdir)}
+    return subprocess.run([sys.executable, "-m", "helpers", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, check=False)  # fmt: skip
 
 
@@ -114,8 +117,11 @@ def test_sigterm_cleans_up_like_ctrl_c_and_keeps_the_last_report(tmp_path):
     source = write_csv(tmp_path / "e.csv", [event()])
     assert cli("run", "--json-only", "--out", str(out), "--source", str(source)).returncode == 0
     before = (out / "report.json").read_text()
+    tmpdir = tmp_path / "tmp"  # where the run's spill directory and kernel files go
+    tmpdir.mkdir()
     run = subprocess.Popen([sys.executable, "-m", "helpers", "run", "--out", str(out)],
-                           cwd=ROOT, stderr=subprocess.PIPE, text=True)  # fmt: skip
+                           cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                           env={**os.environ, "TMPDIR": str(tmpdir)})  # fmt: skip
     deadline = time.monotonic() + 60
     while not list(out.glob(".staging-*")) and time.monotonic() < deadline:
         time.sleep(0.05)  # until the run has started writing
@@ -125,6 +131,28 @@ def test_sigterm_cleans_up_like_ctrl_c_and_keeps_the_last_report(tmp_path):
     assert "terminated: no output was replaced" in stderr
     assert not list(out.glob(".staging-*"))
     assert (out / "report.json").read_text() == before
+    assert not list(tmpdir.iterdir())  # no spill directory, no kernel connection file
+    assert "Traceback" not in stderr
+
+
+def test_spill_directories_of_dead_runs_are_removed_and_a_live_ones_kept(tmp_path):
+    tmpdir = tmp_path / "tmp"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    spill = "customer-activity-spill-"
+    (tmpdir / f"{spill}{dead.pid}-abc").mkdir(parents=True)
+    (tmpdir / f"{spill}{dead.pid}-abc" / "duckdb_temp_block-1.block").write_text("x")
+    (tmpdir / f"{spill}{os.getpid()}-def").mkdir()  # this test's process: alive
+    for name, age_days in (("old", 8), ("recent", 1)):  # made before names held a pid
+        (tmpdir / f"{spill}{name}").mkdir()
+        past = time.time() - age_days * 24 * 3600
+        os.utime(tmpdir / f"{spill}{name}", (past, past))
+    source = write_csv(tmp_path / "e.csv", [event()])
+    result = cli("run", "--json-only", "--out", str(tmp_path / "o"), "--source", str(source),
+                 tmpdir=tmpdir)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    left = sorted(p.name for p in tmpdir.iterdir() if "spill" in p.name)
+    assert left == [f"{spill}{os.getpid()}-def", f"{spill}recent"]  # and the run's own is gone
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import atexit
 import shutil
 import tempfile
+from pathlib import Path
 from typing import Any
 
 import ibis
@@ -13,6 +14,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from helpers.backend._common import _literal, _quoted
+from helpers.leftovers import owned_prefix, remove_dead
 from helpers.sources import CAST, FILE, FLAG, LINE, NAIVE_TIMESTAMP, NO_VALUES, ROW, ParquetFile
 
 
@@ -68,10 +70,16 @@ def _text(column: str, kind: str) -> str:
 def _spill_directory() -> str:
     """A fresh directory for DuckDB's spill files, under the system's temporary directory
     (``TMPDIR`` chooses the disk), removed when the process ends. DuckDB's own default,
-    ``.tmp/`` in the working directory, would litter (or fail in) wherever a run starts."""
-    path = tempfile.mkdtemp(prefix="customer-activity-spill-")
+    ``.tmp/`` in the working directory, would litter (or fail in) wherever a run starts.
+    Named after this process, so that a run killed outright (SIGKILL, or a notebook's kernel
+    stopped by its manager) leaves one that the next run removes; a live run's stays."""
+    remove_dead(Path(tempfile.gettempdir()), _SPILL)
+    path = tempfile.mkdtemp(prefix=owned_prefix(_SPILL))
     atexit.register(shutil.rmtree, path, ignore_errors=True)
     return path
+
+
+_SPILL = "customer-activity-spill-"
 
 
 @ibis.udf.scalar.builtin(name="json_type")
