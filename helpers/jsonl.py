@@ -44,8 +44,9 @@ import pyarrow.compute as pc
 from helpers.csvs import refuse_nul
 from helpers.errors import SourceError
 
-#: The column holding an invalid line's text (null on a valid line), hidden from the data.
-INVALID = "_invalid_line"
+#: The column holding an invalid line's text (null on a valid line), hidden from the data
+#: under a name with a space, which no normalised key has (see helpers.sources.HIDDEN).
+INVALID = "_ invalid line"
 #: Returned by :func:`parse_line` for a blank line.
 BLANK = "blank"
 

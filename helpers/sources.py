@@ -2,7 +2,8 @@
 
 Every cell arrives as a string (typed Parquet columns are rendered as text) so that cleaning
 has one set of rules whatever the source. Headers are normalised as the spec says (trimmed,
-lower-cased, spaces to ``_``). Hidden columns, which are not data, come after the data's:
+lower-cased, spaces to ``_``). Hidden columns, which are not data, come after the data's,
+under names with a space (``"_ row"``), which no normalised header has:
 
 - ``_row``: the input order (0-based, over the whole data set), so that events with the same
   datetime break ties the same way on every backend;
@@ -46,8 +47,10 @@ from helpers.errors import SourceError
 from helpers.jsonl import INVALID, read_jsonl, stack_blank_filled
 from helpers.params import is_google_sheet
 
-#: The hidden columns (see the module's docstring): never data, never a header.
-ROW, LINE, FILE = "_row", "_line", "_file"
+#: The hidden columns (see the module's docstring): never data, never a header. Each name
+#: holds a space, which a normalised header never does (spaces become ``_``), so no column
+#: of the data can take one: a file may have columns called ``_row`` or ``_line``.
+ROW, LINE, FILE = "_ row", "_ line", "_ file"
 HIDDEN = (ROW, LINE, FILE, INVALID)
 
 
@@ -245,13 +248,6 @@ def _check_headers(found: list[str], names: list[str], *, origin: str) -> None:
                 f"{name!r}. Rename or remove one of them."
             )
         seen[name] = original
-    for hidden in HIDDEN:
-        if hidden in seen:
-            raise SourceError(
-                f"{origin}: the header {seen[hidden]!r} means {hidden!r}, a name the report "
-                f"gives a column of its own (input order, line numbers). Rename that column "
-                f"(any other extra column is kept and ignored)."
-            )
 
 
 def with_row_numbers(table: pa.Table) -> pa.Table:

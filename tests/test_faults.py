@@ -26,6 +26,7 @@ CLI or of the report, and the outcome the README's "Data quality" section promis
 | a Parquet column DuckDB's scan uses | `file_row_number` | read as data |
 | a JSON key given twice | `{"price": 1200, "price": 1300}`, in test_groups | the last value |
 | a wide file | 1,001 columns, 6 rows | exit 2 in seconds (it took minutes) |
+| columns named like hidden ones | `_row`, `_line`, `_file`, `_invalid_line` | data (test_clean) |
 """
 
 from __future__ import annotations
@@ -356,7 +357,7 @@ def _parquet_rows(path: Path, rows: list[dict[str, str]]) -> Path:
 
 def test_hive_folders_are_text_columns_the_files_own_cells_win(tmp_path):
     from helpers.backend import connect
-    from helpers.sources import read_events
+    from helpers.sources import ROW, read_events
 
     without_env = {k: v for k, v in event().items() if k != "env"}
     _parquet_rows(tmp_path / "ev" / "env=development" / "datetime=2021-01-23" / "dt=2021-01-23"
@@ -364,7 +365,7 @@ def test_hive_folders_are_text_columns_the_files_own_cells_win(tmp_path):
     _parquet_rows(tmp_path / "ev" / "env=development" / "datetime=2021-01-24" / "dt=2021%2F01"
                   / "part-0.parquet", [event(session_id="s2")])  # fmt: skip
     raw = read_events(str(tmp_path / "ev"))
-    scanned = connect().load(raw).order_by("_row").to_pyarrow()  # DuckDB's own Parquet scan
+    scanned = connect().load(raw).order_by(ROW).to_pyarrow()  # DuckDB's own Parquet scan
     for table in (raw.table, scanned):  # and the Arrow rows every other engine gets
         assert table.schema.field("dt").type == "string"
         assert table.column("dt").to_pylist() == ["2021-01-23", "2021/01"]

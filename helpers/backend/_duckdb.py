@@ -33,9 +33,10 @@ def _scan(files: tuple[ParquetFile, ...]) -> str:
             f"{'NULL' if value is None else _literal(value)}::VARCHAR AS {_quoted(name)}"
             for name, value in file.partitions
         ]
-        located = f"file_row_number + {file.first_row} AS {ROW}, file_row_number + 2 AS {LINE}"
+        located = (f"file_row_number + {file.first_row} AS {_quoted(ROW)}, "
+                   f"file_row_number + 2 AS {_quoted(LINE)}")  # fmt: skip
         if file.label is not None:
-            located += f", {_literal(file.label)} AS {FILE}"
+            located += f", {_literal(file.label)} AS {_quoted(FILE)}"
         # Not DuckDB's own Hive partitioning: it would put a folder's env over the file's
         # cells, and type dt=2021-01-23 as a date (helpers.sources.partition_columns).
         selects.append(
