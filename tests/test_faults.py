@@ -416,8 +416,15 @@ def json_readings(backend: str) -> tuple[list[tuple], list[tuple]]:
     from helpers.clean import finite_price
 
     con = connect(backend).con
+
+    def uploaded(name: str, rows: pa.Table):
+        if con.name == "pyspark":  # Ibis makes no temporary table on Spark: a temporary view
+            con._session.createDataFrame(rows).createOrReplaceTempView(name)
+            return con.table(name)
+        return con.create_table(name, rows, temp=True, overwrite=True)
+
     cells = pa.table({"i": range(len(DUPLICATE_KEYS)), "p": DUPLICATE_KEYS})
-    table = con.create_table("dup_cells", cells, temp=True, overwrite=True)
+    table = uploaded("dup_cells", cells)
     table, fields = with_json_fields(
         table, "p", ["$.event_content.price", "$.event_content.currency", "$.page.request_id"]
     )
@@ -427,8 +434,7 @@ def json_readings(backend: str) -> tuple[list[tuple], list[tuple]]:
         request_kind=request.kind, request=request.text,
     ).order_by("i").to_pyarrow().to_pylist()  # fmt: skip
     groups = pa.table({"u": range(len(DUPLICATE_GROUPS)), "g": DUPLICATE_GROUPS})
-    entries = object_entries(con.create_table("dup_groups", groups, temp=True, overwrite=True),
-                             "g", keep=["u"])  # fmt: skip
+    entries = object_entries(uploaded("dup_groups", groups), "g", keep=["u"])
     pairs = entries.mutate(value=entries.value.cast("string")).order_by(["u", "key"])
     return ([tuple(v.values())[1:] for v in values],
             [(r["u"], r["key"], r["value"]) for r in pairs.to_pyarrow().to_pylist()])  # fmt: skip

@@ -105,3 +105,11 @@ def test_spark_refuses_workbooks_in_a_set_and_reads_one_through_arrow(spark, tmp
     _same_report(str(tmp_path / "x" / "e.xlsx"))
     with pytest.raises(SourceError, match="not Excel workbooks"):
         build_report(ReportParams(source=str(tmp_path / "x"), backend="pyspark"))
+
+
+def test_spark_reads_the_last_value_of_a_json_key_given_twice(spark) -> None:
+    from test_faults import LAST_GROUPS, LAST_VALUES, json_readings
+
+    values, groups = json_readings("pyspark")
+    assert values == LAST_VALUES
+    assert groups == LAST_GROUPS

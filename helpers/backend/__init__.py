@@ -56,11 +56,11 @@ from helpers.backend._postgres import (
     _with_connect_timeout,
 )
 from helpers.backend._spark import (
-    _from_json,
     _schema_of_variant,
     _spark_session,
     _try_parse_json,
     _try_variant_get,
+    _try_variant_get_map,
     _try_variant_get_string,
 )
 from helpers.errors import ReportError, SourceError
@@ -354,7 +354,12 @@ def object_entries(table: ir.Table, column: str, keep: list[str]) -> ir.Table:
             *keep, "key", value=ibis.ifelse(is_string, _pg_json_text(node), node.cast("string"))
         )
     if engine_name == PYSPARK:
-        entries = table.select(*keep, entries=_from_json(table[column], "map<string,string>"))
+        # Through a variant, not from_json(): a map from JSON keeps a key given twice twice;
+        # the variant keeps its last value, as the other engines read it.
+        variant = _try_parse_json(table[column])
+        entries = table.select(
+            *keep, entries=_try_variant_get_map(variant, "$", "map<string,string>")
+        )
         entries = entries.filter(entries.entries.notnull())
         entries = entries.mutate(key=entries.entries.keys().unnest())
         return entries.select(*keep, "key", value=entries.entries[entries.key])
