@@ -28,8 +28,10 @@ times instead of a ``sha256`` of their bytes, which would mean reading every byt
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from helpers import jsonl
 from helpers.activity import normalise_header
@@ -90,16 +92,31 @@ def _list_files(session: Any, source: str) -> list[_File]:
             f"Spark could not list {source} ({_java_message(exc)}). Check the path and, for "
             f"a remote store, the Spark session's credentials."
         ) from None
-    files = sorted(
+    files = _once_each(sorted(
         (f for f in found if not f.uri.rsplit("/", 1)[-1].startswith(("_", "."))),
         key=lambda f: f.uri,
-    )
+    ))  # fmt: skip
     if not files:
         raise SourceError(
             f"{source} does not exist or holds no files. Check the --source path (a file, a "
             f"directory of files, or a glob such as 'events/2021-01-*.parquet')."
         )
     return files
+
+
+def _once_each(files: list[_File]) -> list[_File]:
+    """Local files without the later paths to one already listed (a symlinked folder, or a
+    link back up the tree): each file's events are read once, as :mod:`helpers.files` reads
+    them. A remote store has no symlinks."""
+    seen: set[str] = set()
+    kept = []
+    for f in files:
+        parts = urlsplit(f.uri)
+        real = os.path.realpath(unquote(parts.path)) if parts.scheme in ("", "file") else f.uri
+        if real not in seen:
+            seen.add(real)
+            kept.append(f)
+    return kept
 
 
 def _file(status: Any) -> _File:

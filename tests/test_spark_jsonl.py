@@ -113,3 +113,17 @@ def test_spark_reads_the_last_value_of_a_json_key_given_twice(spark) -> None:
     values, groups = json_readings("pyspark")
     assert values == LAST_VALUES
     assert groups == LAST_GROUPS
+
+
+def test_spark_reads_each_file_of_a_symlinked_tree_once(spark, tmp_path: Path) -> None:
+    from test_faults import _parquet
+
+    from helpers.spark_files import read_files
+
+    _parquet(tmp_path / "src" / "day1.parquet")
+    _parquet(tmp_path / "archive" / "day2" / "p.parquet")
+    (tmp_path / "src" / "day2").symlink_to("../archive/day2")
+    (tmp_path / "src" / "up").symlink_to("..")  # a loop: src/up/src/...
+    frame, block = read_files(spark, str(tmp_path / "src"))
+    assert frame.count() == 6
+    assert block["name"].endswith("(2 files)")
