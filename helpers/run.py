@@ -20,6 +20,7 @@ from filelock import FileLock
 
 from helpers.comparison import load_previous
 from helpers.errors import ReportError
+from helpers.leftovers import owned_prefix, remove_dead
 from helpers.notebook import write_report
 from helpers.outputs import REJECTED_FILE, REPORT_FILE
 from helpers.params import ReportParams, is_google_sheet
@@ -67,7 +68,7 @@ def run_report(
         load_previous(compare_to, user_column=params.user_column)  # refused before any work
     _make_dir(out)
     _remove_dead_stagings(out)
-    staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING}{os.getpid()}-", dir=out))
+    staging = Path(tempfile.mkdtemp(prefix=owned_prefix(_STAGING), dir=out))
     try:
         if json_only:
             write_report(params, staging, **compared)
@@ -122,20 +123,7 @@ def _lock_file(out: Path) -> Path:
 def _remove_dead_stagings(out: Path) -> None:
     """Remove staging directories left by runs that died (SIGKILL, a power cut); a live
     run's, named after its process id, stays."""
-    for staging in out.glob(f"{_STAGING}*"):
-        pid = staging.name[len(_STAGING):].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(staging, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's live process
-        return True
-    return True
+    remove_dead(out, _STAGING)
 
 
 def notebook_parameters(
@@ -182,6 +170,10 @@ def _execute_notebook(
             cwd=str(notebook.parent),
             progress_bar=False,
             report_mode=False,
+            # The kernel shares our stderr, which holds one paragraph: its own log (a warning
+            # about TCP at start, a traceback when SIGTERM closes its sockets mid-reply) is
+            # not the user's business. A failing cell still reaches us as an execution error.
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
     except PapermillExecutionError as exc:
         if exc.ename in _USER_ERRORS:
