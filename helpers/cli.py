@@ -71,20 +71,33 @@ def _run(args: argparse.Namespace) -> int:
     files: list[str | None] = list(args.params or []) or [None]
     status = EXIT_OK
     names = batch_names([f for f in files if f]) if len(files) > 1 else {}
+    previous: Path | None = None  # a batch's previous run, compared when it is earlier
+    runs = []
     for file in files:
         out = Path(args.out)
         if len(files) > 1:  # a batch: one directory per parameter set
             out = out / names[file]
         try:
             params = load_params([file] if file else [], overrides)
-            written = run_report(params, out, json_only=args.json_only, notebook=args.notebook)
+            written = run_report(
+                params, out, json_only=args.json_only, notebook=args.notebook,
+                compare_to=args.compare_to or previous,
+                compare_when_earlier=not args.compare_to,
+            )  # fmt: skip
         except ReportError as exc:
             if len(files) == 1:
                 raise
             _fail(args, f"error in {file}: {exc}")
             status = max(status, EXIT_USER_ERROR)
             continue
+        previous = written["report"]
+        runs.append(out)
         for path in written.values():
+            print(path)
+    if len(files) > 1 and runs:
+        from helpers.batch import write_index
+
+        for path in write_index(Path(args.out), runs):
             print(path)
     return status
 
@@ -200,6 +213,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--json-only", action="store_true", help="write report.json without the notebook"
+    )
+    run.add_argument(
+        "--compare-to",
+        metavar="REPORT_JSON",
+        help="an earlier report.json: its KPIs beside this report's, with the change and, for "
+        "rates, whether it is more than noise (a batch compares each run with the one before "
+        "it when their periods follow each other)",
     )
     run.add_argument(
         "--notebook", default=NOTEBOOK, help="notebook to execute (default: the master notebook)"

@@ -18,12 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from helpers.analyses import section_model
 from helpers.analyses._base import Count, Model, since
+from helpers.comparison import PeriodComparison
 
 # 1.1: period, insights; 1.2: analyses, insights.events_per_session; 1.3: the activity model
 # (objectives null when their columns are absent, objectives_unavailable, new parameters),
 # JSON Lines and Excel sources, several files (source.kind), rows_excluded.invalid_json_line;
-# 1.4: privacy (rows_excluded.forgotten_user, personal_columns_dropped, pseudonyms, small cells).
-SCHEMA_VERSION = "1.4.0"
+# 1.4: privacy (rows_excluded.forgotten_user, personal_columns_dropped, pseudonyms, small cells);
+# 1.5: comparison (period over period).
+SCHEMA_VERSION = "1.5.0"
 _ID = "https://example.invalid/customer-activity-report/"
 _HERE = Path(__file__).resolve().parent
 
@@ -244,6 +246,12 @@ class Document(Model):
     )
     analyses: Analyses = since(  # type: ignore[valid-type]
         "1.2.0", description="The analyst's own questions, defined in the parameters."
+    )
+    comparison: PeriodComparison | None = since(
+        "1.5.0",
+        default=None,
+        description="The KPIs beside an earlier report's (--compare-to, or the previous run of "
+        "a batch ordered by period); null when not compared.",
     )
 
 

@@ -5,6 +5,9 @@ of those. The files are read as one data set in order: the list's entries in the
 given, each entry's files in name order. Every file of a data set must have the same kind
 (CSV, JSON Lines, Parquet or an Excel workbook, told by the suffix); a directory skips files
 of other suffixes and hidden ones (``.crc``, ``_SUCCESS``), a glob or a list does not.
+A file that exists is read as that file even if its name holds glob characters
+(``events[1].csv``). Symlinks are followed, and each real file is read once: a directory's
+symlinked folder is read, a link back up the tree (``sub/up -> ..``) adds nothing.
 """
 
 from __future__ import annotations
@@ -84,10 +87,7 @@ def find(source: str | Sequence[str]) -> DataSet:
 def _files_of(entry: str) -> list[Path]:
     path = Path(entry).expanduser()
     if path.is_dir():
-        files = sorted(
-            p for p in path.rglob("*")
-            if p.is_file() and not p.name.startswith((".", "_")) and _known(p)
-        )
+        files = _directory_files(path)
         if not files:
             raise SourceError(
                 f"the directory {entry} holds no events files. Put .csv, .jsonl, .parquet or "
@@ -95,9 +95,11 @@ def _files_of(entry: str) -> list[Path]:
                 f"file or a glob such as 'events/2021-01-*.jsonl'."
             )
         return files
-    if glob.has_magic(entry):
+    # A file that exists is that file, even when its name holds glob characters
+    # (events[1].csv): a glob is only a glob when no file has its very name.
+    if glob.has_magic(entry) and not path.is_file():
         files = sorted(Path(p) for p in glob.glob(os.path.expanduser(entry), recursive=True))
-        files = [f for f in files if f.is_file()]
+        files = _once_each([f for f in files if f.is_file()])
         if not files:
             raise SourceError(
                 f"the glob {entry!r} matches no file. Check the directory and the pattern "
@@ -110,6 +112,38 @@ def _files_of(entry: str) -> list[Path]:
     if not path.exists():
         raise SourceError(f"The events file {path} does not exist. Check the --source path.")
     return [path]
+
+
+def _directory_files(root: Path) -> list[Path]:
+    """The data files under ``root``, in name order, following symlinked folders (an archive
+    linked in as ``day2 -> ../archive/day2``) but each real folder and file once: a link back
+    up the tree (``sub/up -> ..``) is not a way to read the same events again."""
+    found: list[Path] = []
+    seen_dirs: set[str] = set()
+    for folder, dirs, names in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen_dirs:
+            dirs[:] = []  # a loop, or a folder reached twice: its files are read already
+            continue
+        seen_dirs.add(real)
+        found.extend(
+            Path(folder) / n for n in names
+            if not n.startswith((".", "_")) and _known(Path(n)) and (Path(folder) / n).is_file()
+        )
+    return _once_each(sorted(found))
+
+
+def _once_each(files: list[Path]) -> list[Path]:
+    """``files`` without the later paths to a file already listed (a symlink, or a glob's
+    ``**`` walking a link): each file's events are read once, under its first name."""
+    seen: set[str] = set()
+    kept = []
+    for file in files:
+        real = os.path.realpath(file)
+        if real not in seen:
+            seen.add(real)
+            kept.append(file)
+    return kept
 
 
 def _known(path: Path) -> bool:

@@ -19,6 +19,16 @@ def count(value: int | None) -> str:
     return "n/a" if value is None else f"{value:,}"
 
 
+def change(value: int | None) -> str:
+    """A change of a count, signed: ``+1,204``, ``-37``, ``0``."""
+    return "n/a" if value is None else ("0" if value == 0 else f"{value:+,}")
+
+
+def relative(value: float | None) -> str:
+    """A relative change, signed, one decimal: ``0.0523`` -> ``+5.2%``."""
+    return "n/a" if value is None else f"{value:+.1%}"
+
+
 def number(value: float) -> str:
     """A parameter as written, without trailing zeros: ``5``, ``2.5``."""
     return f"{value:g}"

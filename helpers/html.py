@@ -17,7 +17,7 @@ import jinja2
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from helpers import charts, fmt
+from helpers import charts, fmt, glossary
 
 _ROOT = Path(__file__).resolve().parent
 
@@ -57,7 +57,7 @@ def _environment() -> jinja2.Environment:
     env.filters.update(
         count=fmt.count, number=fmt.number, percent=fmt.percent, points=fmt.points,
         p_value=fmt.p_value, seconds=fmt.seconds, definition=definition, moment=fmt.moment,
-        period=fmt.period,
+        period=fmt.period, change=fmt.change, relative=fmt.relative, words=glossary.words,
     )  # fmt: skip
     env.globals.update(
         pointer=pointer, bar_chart=charts.bar_chart, heatmap=charts.heatmap,

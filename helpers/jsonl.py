@@ -20,6 +20,7 @@ The rules, the same on every engine (Spark runs :func:`parse_line` itself, see
   only: space, tab, CR) are not events and not rows, but they are counted in the line
   numbers, so a row's line is the one an editor shows. Lines end at ``\\n`` (a ``\\r`` before
   it is part of a CRLF ending).
+- A NUL byte anywhere refuses the file, naming its line, as it does a CSV file.
 
 The file is read in blocks and parsed in batches of :data:`_BATCH_LINES` lines into Arrow, so
 memory holds the Arrow columns and one batch of Python values, never the whole file as Python
@@ -40,10 +41,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from helpers.csvs import refuse_nul
 from helpers.errors import SourceError
 
-#: The column holding an invalid line's text (null on a valid line), hidden from the data.
-INVALID = "_invalid_line"
+#: The column holding an invalid line's text (null on a valid line), hidden from the data
+#: under a name with a space, which no normalised key has (see helpers.sources.HIDDEN).
+INVALID = "_ invalid line"
 #: Returned by :func:`parse_line` for a blank line.
 BLANK = "blank"
 
@@ -213,13 +216,13 @@ def stack_blank_filled(tables: list[pa.Table]) -> pa.Table:
 def _numbered_lines(path: Path):
     """``(line number, bytes)`` for every line of the file, blank ones included."""
     opener = gzip.open if path.name.lower().endswith(".gz") else open
-    number, rest, start = 0, b"", True
+    number, rest = 0, b""
     try:
         with opener(path, "rb") as fh:
             while block := fh.read(_BLOCK):
-                if start:
-                    _check_text(path, block)
-                    start = False
+                # Lines end at \n only here: the count before the block is `number`, plus
+                # the breaks inside `rest`, which refuse_nul counts as its own.
+                refuse_nul(path, rest + block, number, what="JSON Lines")
                 parts = (rest + block).split(b"\n")
                 rest = parts.pop()
                 for raw in parts:
@@ -229,11 +232,3 @@ def _numbered_lines(path: Path):
         raise SourceError(f"{path} could not be read: {exc}.") from None
     if rest:
         yield number + 1, rest
-
-
-def _check_text(path: Path, head: bytes) -> None:
-    if b"\x00" in head[: 1 << 16]:
-        raise SourceError(
-            f"{path} looks like a binary file, not JSON Lines text. Export it as JSON Lines "
-            f"(one JSON object per line, UTF-8)."
-        )

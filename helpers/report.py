@@ -86,6 +86,7 @@ def assemble(
     """The report of a run: its numbers, computed from ``grains``, checked against the schema.
     ``forgotten`` rows (a forgotten user's) are counted though not among ``rejected``."""
     facts = grains.facts
+    answers = objectives(grains)
     document = Document(
         schema_version=SCHEMA_VERSION,
         generated_at=_now(),
@@ -97,8 +98,12 @@ def assemble(
             objectives_unavailable=objectives_unavailable(grains),
             analyses_unavailable=registry.unavailable(grains),
             forgotten=forgotten, personal=personal,
+            breakdowns={
+                "om_source": answers.users_by_first_om_source or {},
+                "device_class": answers.users_by_device_class or {},
+            },
         ),
-        objectives=objectives(grains),
+        objectives=answers,
         insights=insights,
         analyses=analyses,
     )
@@ -170,9 +175,11 @@ def data_quality(
     analyses_unavailable: dict[str, list[str]] | None = None,
     forgotten: int = 0,
     personal: list[str] | None = None,
+    breakdowns: dict[str, dict[str, int]] | None = None,
 ) -> DataQuality:
     """Rows read, analysed and excluded by reason; flagged cells; what cannot be answered for
-    want of columns; personal columns dropped; notes in plain words."""
+    want of columns; personal columns dropped; notes in plain words, among them the values
+    of a breakdown (``column -> {value: users}``) that differ only in case."""
     by_reason = dict.fromkeys(EXCLUSION_REASONS, 0)
     by_reason[FORGOTTEN] = forgotten
     for count in pc.value_counts(rejected.column(_reason_column(rejected))).to_pylist():
@@ -192,7 +199,36 @@ def data_quality(
     # Nothing is lost: a mismatch here is a bug in cleaning, never acceptable output.
     if quality["rows_analysed"] + sum(by_reason.values()) != rows_read:
         raise AssertionError(f"rows do not reconcile: {quality}")
-    return DataQuality(**quality, notes=_notes(quality))
+    notes = _notes(quality) + [
+        note for column, counts in (breakdowns or {}).items()
+        if (note := case_variants_note(column, counts))
+    ]  # fmt: skip
+    return DataQuality(**quality, notes=notes)
+
+
+def case_variants_note(column: str, counts: dict[str, int]) -> str | None:
+    """A note naming the values of ``column`` that differ only in case (``AdWords`` and
+    ``adwords``): the specification counts them apart, and they are left so, but a reader
+    should know they may be one channel tracked two ways. None when there are none.
+
+    >>> case_variants_note("om_source", {"AdWords": 3, "adwords": 1, "facebook": 2})[-84:]
+    'requires: AdWords (3 users) and adwords (1 user). If they are one, fix the tracking.'
+    """
+    groups: dict[str, list[str]] = {}
+    for value in counts:
+        groups.setdefault(value.casefold(), []).append(value)
+    clashes = [values for values in groups.values() if len(values) > 1]
+    if not clashes:
+        return None
+    listed = "; ".join(" and ".join(map(_users_of(counts), values)) for values in clashes)
+    return (
+        f"{column} values that differ only in case are counted apart, as the specification "
+        f"requires: {listed}. If they are one, fix the tracking."
+    )
+
+
+def _users_of(counts: dict[str, int]) -> Any:
+    return lambda v: f"{v} ({counts[v]:,} user{'' if counts[v] == 1 else 's'})"
 
 
 def _reason_column(rejected: pa.Table) -> int:

@@ -18,9 +18,11 @@ from typing import Any
 
 from filelock import FileLock
 
+from helpers.comparison import load_previous
 from helpers.errors import ReportError
-from helpers.events import build_report
-from helpers.outputs import REJECTED_FILE, REPORT_FILE, write_outputs
+from helpers.leftovers import owned_prefix, remove_dead
+from helpers.notebook import write_report
+from helpers.outputs import REJECTED_FILE, REPORT_FILE
 from helpers.params import ReportParams, is_google_sheet
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "customer_activity.ipynb"
@@ -44,23 +46,36 @@ def run_report(
     *,
     json_only: bool = False,
     notebook: str | os.PathLike = NOTEBOOK,
+    compare_to: str | os.PathLike | None = None,
+    compare_when_earlier: bool = False,
 ) -> dict[str, Path]:
     """Write report.json and rejected_rows.csv (and, unless ``json_only``, the executed
     ``notebook`` and its HTML) into ``out_dir``; return the paths written.
 
     A run owns the whole output set: files of the set it does not write (the HTML of an
-    earlier full run, under ``json_only``) are removed when its own files are moved in."""
+    earlier full run, under ``json_only``) are removed when its own files are moved in.
+
+    With ``compare_to`` (an earlier report.json) the report carries its ``comparison`` block;
+    with ``compare_when_earlier`` too only when that report covers an earlier period (a
+    batch's previous run), and a wrong file is then no error either."""
     out = Path(out_dir).resolve()
     params = _with_absolute_source(params)
+    compared = {
+        "compare_to": str(Path(compare_to).expanduser().resolve()) if compare_to else None,
+        "compare_when_earlier": compare_when_earlier,
+    }
+    if compare_to and not compare_when_earlier:
+        load_previous(compare_to, user_column=params.user_column)  # refused before any work
     _make_dir(out)
     _remove_dead_stagings(out)
-    staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING}{os.getpid()}-", dir=out))
+    staging = Path(tempfile.mkdtemp(prefix=owned_prefix(_STAGING), dir=out))
     try:
         if json_only:
-            write_outputs(build_report(params), staging)
+            write_report(params, staging, **compared)
         else:
             _execute_notebook(
-                Path(notebook).resolve(), params, staging, failed_copy=out / FAILED_NOTEBOOK_FILE
+                Path(notebook).resolve(), params, staging, compared,
+                failed_copy=out / FAILED_NOTEBOOK_FILE,
             )
             (staging / HTML_FILE).write_text(html_of(staging / NOTEBOOK_FILE), encoding="utf-8")
         return _publish(staging, out)
@@ -108,25 +123,15 @@ def _lock_file(out: Path) -> Path:
 def _remove_dead_stagings(out: Path) -> None:
     """Remove staging directories left by runs that died (SIGKILL, a power cut); a live
     run's, named after its process id, stays."""
-    for staging in out.glob(f"{_STAGING}*"):
-        pid = staging.name[len(_STAGING):].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(staging, ignore_errors=True)
+    remove_dead(out, _STAGING)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's live process
-        return True
-    return True
-
-
-def notebook_parameters(params: ReportParams, out_dir: Path) -> dict[str, Any]:
-    """What papermill injects: every report parameter, plus where to write. Paths only."""
-    return {**params.model_dump(mode="json"), "out_dir": str(out_dir)}
+def notebook_parameters(
+    params: ReportParams, out_dir: Path, compared: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """What papermill injects: every report parameter, plus where to write and what to
+    compare with. Paths only."""
+    return {**params.model_dump(mode="json"), "out_dir": str(out_dir), **(compared or {})}
 
 
 def html_of(notebook: Path) -> str:
@@ -147,7 +152,8 @@ def html_of(notebook: Path) -> str:
 
 
 def _execute_notebook(
-    notebook: Path, params: ReportParams, staging: Path, *, failed_copy: Path
+    notebook: Path, params: ReportParams, staging: Path, compared: dict[str, Any], *,
+    failed_copy: Path,
 ) -> None:
     if not notebook.is_file():
         raise ReportError(f"the notebook {notebook} does not exist. Check --notebook.")
@@ -159,11 +165,15 @@ def _execute_notebook(
         papermill.execute_notebook(
             str(notebook),
             str(executed),
-            parameters=notebook_parameters(params, staging),
+            parameters=notebook_parameters(params, staging, compared),
             kernel_name="python3",
             cwd=str(notebook.parent),
             progress_bar=False,
             report_mode=False,
+            # The kernel shares our stderr, which holds one paragraph: its own log (a warning
+            # about TCP at start, a traceback when SIGTERM closes its sockets mid-reply) is
+            # not the user's business. A failing cell still reaches us as an execution error.
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
     except PapermillExecutionError as exc:
         if exc.ename in _USER_ERRORS:

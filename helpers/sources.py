@@ -2,7 +2,8 @@
 
 Every cell arrives as a string (typed Parquet columns are rendered as text) so that cleaning
 has one set of rules whatever the source. Headers are normalised as the spec says (trimmed,
-lower-cased, spaces to ``_``). Hidden columns, which are not data, come after the data's:
+lower-cased, spaces to ``_``). Hidden columns, which are not data, come after the data's,
+under names with a space (``"_ row"``), which no normalised header has:
 
 - ``_row``: the input order (0-based, over the whole data set), so that events with the same
   datetime break ties the same way on every backend;
@@ -15,7 +16,8 @@ lower-cased, spaces to ``_``). Hidden columns, which are not data, come after th
 
 CSV and JSON Lines files, workbooks and Google Sheets are parsed here into Arrow
 (:mod:`helpers.csvs`, :mod:`helpers.jsonl`, :mod:`helpers.xlsx`). Parquet files are only
-checked here (schema, row counts); an engine that reads Parquet itself (DuckDB) scans them
+checked here (schema, row counts, the columns its folders name: ``env=development/``);
+an engine that reads Parquet itself (DuckDB) scans them
 where they are, which keeps a 10M-row export out of Python's memory. :attr:`RawEvents.table`
 gives the same rows as Arrow for engines that need it. Which files a source names, and how
 several are one data set, is :mod:`helpers.files`.
@@ -29,6 +31,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import ibis
 import ibis.expr.types as ir
@@ -44,8 +47,10 @@ from helpers.errors import SourceError
 from helpers.jsonl import INVALID, read_jsonl, stack_blank_filled
 from helpers.params import is_google_sheet
 
-#: The hidden columns (see the module's docstring): never data, never a header.
-ROW, LINE, FILE = "_row", "_line", "_file"
+#: The hidden columns (see the module's docstring): never data, never a header. Each name
+#: holds a space, which a normalised header never does (spaces become ``_``), so no column
+#: of the data can take one: a file may have columns called ``_row`` or ``_line``.
+ROW, LINE, FILE = "_ row", "_ line", "_ file"
 HIDDEN = (ROW, LINE, FILE, INVALID)
 
 
@@ -60,6 +65,9 @@ class ParquetFile:
     first_row: int  # ``_row`` of its first event: the files of a set follow each other
     rows: int
     label: str | None = None  # its ``_file``, when the set has several files
+    # Text columns from its folders' names (``env=development/``) that the file lacks: see
+    # :func:`partition_columns`.
+    partitions: tuple[tuple[str, str | None], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,8 @@ class RawEvents:
         tables = []
         for f in self.parquet:
             table = _all_text(_read_parquet(f.path)).rename_columns(list(f.names))
+            for name, value in f.partitions:
+                table = table.append_column(name, pa.array([value] * table.num_rows, pa.string()))
             tables.append(_located(table, np.arange(2, table.num_rows + 2), f.label))
         try:
             table = pa.concat_tables(tables, promote_options="default")
@@ -217,7 +227,19 @@ def normalised_names(headers: list[str], *, origin: str) -> list[str]:
     return names
 
 
+#: The most columns a source may have. Every column takes part in the duplicate check and
+#: may be named by a condition or a breakdown, and the queries grow with the columns: 500
+#: columns cost some 30 s even for six rows, 1,000 two minutes, 2,000 four minutes or more.
+MAX_COLUMNS = 1_000
+
+
 def _check_headers(found: list[str], names: list[str], *, origin: str) -> None:
+    if len(found) > MAX_COLUMNS:
+        raise SourceError(
+            f"{origin} has {len(found):,} columns, more than the {MAX_COLUMNS:,} the report "
+            f"reads. Export only the columns the report needs (datetime, the user column, and "
+            f"those that conditions or breakdowns name) and read that file instead."
+        )
     seen: dict[str, str] = {}
     for original, name in zip(found, names, strict=True):
         if name in seen:
@@ -226,13 +248,6 @@ def _check_headers(found: list[str], names: list[str], *, origin: str) -> None:
                 f"{name!r}. Rename or remove one of them."
             )
         seen[name] = original
-    for hidden in HIDDEN:
-        if hidden in seen:
-            raise SourceError(
-                f"{origin}: the header {seen[hidden]!r} means {hidden!r}, a name the report "
-                f"gives a column of its own (input order, line numbers). Rename that column "
-                f"(any other extra column is kept and ignored)."
-            )
 
 
 def with_row_numbers(table: pa.Table) -> pa.Table:
@@ -310,8 +325,25 @@ def _parquet_file(path: Path, *, first_row: int, label: str | None = None) -> Pa
     kinds = tuple(text_kind(f.type, f.name) for f in schema)
     return ParquetFile(
         path, tuple(schema.names), names, kinds, first_row=first_row, rows=metadata.num_rows,
-        label=label,
+        label=label, partitions=partition_columns(path, names),
     )
+
+
+def partition_columns(path: Path, names: tuple[str, ...]) -> tuple[tuple[str, str | None], ...]:
+    """The Hive-style folders of a Parquet file's path (``env=development/``,
+    ``dt=2021-01-23/``) as (column, text) pairs, for the columns the file itself lacks: the
+    file's own cells win. Every such column is text, as every other column is (an engine's
+    guess, a date for ``dt=2021-01-23``, would be the only typed column); names are
+    normalised, values URL-decoded as Hive writes them, a deeper folder wins over a higher
+    one, and Hive's ``__HIVE_DEFAULT_PARTITION__`` is null."""
+    found: dict[str, str | None] = {}
+    for part in path.parent.parts:
+        key, equals, value = part.partition("=")
+        name = normalise_header(unquote(key))
+        if not equals or not name or name in names or name in HIDDEN:
+            continue
+        found[name] = None if value == "__HIVE_DEFAULT_PARTITION__" else unquote(value)
+    return tuple(found.items())
 
 
 def _all_text(table: pa.Table) -> pa.Table:

@@ -28,8 +28,10 @@ times instead of a ``sha256`` of their bytes, which would mean reading every byt
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from helpers import jsonl
 from helpers.activity import normalise_header
@@ -37,6 +39,9 @@ from helpers.csvs import csv_delimiter
 from helpers.errors import SourceError
 from helpers.files import file_kind, labels
 from helpers.sources import FILE, LINE, ROW, normalised_names
+
+# The working columns below (``"_ file"``, ``"_ place"``...) sit beside the data's columns:
+# their names hold a space, as the hidden columns' do, so that no data column can meet them.
 
 # Spark's names for types that cannot be read as text (see helpers.sources.text_kind).
 _NOT_TEXT = ("StructType", "ArrayType", "MapType", "BinaryType", "VariantType")
@@ -87,16 +92,31 @@ def _list_files(session: Any, source: str) -> list[_File]:
             f"Spark could not list {source} ({_java_message(exc)}). Check the path and, for "
             f"a remote store, the Spark session's credentials."
         ) from None
-    files = sorted(
+    files = _once_each(sorted(
         (f for f in found if not f.uri.rsplit("/", 1)[-1].startswith(("_", "."))),
         key=lambda f: f.uri,
-    )
+    ))  # fmt: skip
     if not files:
         raise SourceError(
             f"{source} does not exist or holds no files. Check the --source path (a file, a "
             f"directory of files, or a glob such as 'events/2021-01-*.parquet')."
         )
     return files
+
+
+def _once_each(files: list[_File]) -> list[_File]:
+    """Local files without the later paths to one already listed (a symlinked folder, or a
+    link back up the tree): each file's events are read once, as :mod:`helpers.files` reads
+    them. A remote store has no symlinks."""
+    seen: set[str] = set()
+    kept = []
+    for f in files:
+        parts = urlsplit(f.uri)
+        real = os.path.realpath(unquote(parts.path)) if parts.scheme in ("", "file") else f.uri
+        if real not in seen:
+            seen.add(real)
+            kept.append(f)
+    return kept
 
 
 def _file(status: Any) -> _File:
@@ -142,17 +162,18 @@ def _read_csv(session: Any, files: list[_File], *, origin: str) -> Any:
     ]
     frame = frame.select(
         *cells,
-        F.col("_metadata.file_path").alias("_file"),
-        F.monotonically_increasing_id().alias("_place"),
+        F.col("_metadata.file_path").alias("_ file"),
+        F.monotonically_increasing_id().alias("_ place"),
     )
     breaks = sum(F.size(F.split(F.col(f"`{n}`"), "\r\n|\r|\n")) - 1 for n in names)
-    numbered, broken = _numbered(session, frame.withColumn("_breaks", breaks), files, first_line=2)
+    frame = frame.withColumn("_ breaks", breaks)
+    numbered, broken = _numbered(session, frame, files, first_line=2)
     if not broken:  # no value holds a line break (the count job said so): one row, one line
-        return numbered.drop("_breaks")
+        return numbered.drop("_ breaks")
     # A row's line is later by the line breaks inside the values of the rows before it.
     before = Window.partitionBy(FILE if FILE in numbered.columns else F.lit(0)).orderBy(ROW)
-    earlier = F.sum("_breaks").over(before.rowsBetween(Window.unboundedPreceding, -1))
-    return numbered.withColumn(LINE, F.col(LINE) + F.coalesce(earlier, F.lit(0))).drop("_breaks")
+    earlier = F.sum("_ breaks").over(before.rowsBetween(Window.unboundedPreceding, -1))
+    return numbered.withColumn(LINE, F.col(LINE) + F.coalesce(earlier, F.lit(0))).drop("_ breaks")
 
 
 def _csv_header(session: Any, first: _File, *, origin: str) -> tuple[list[str], str]:
@@ -194,8 +215,8 @@ def _read_parquet(session: Any, files: list[_File], *, origin: str) -> Any:
                 _as_text(F, frame.schema[c].dataType, c).alias(n)
                 for c, n in zip(frame.columns, names, strict=True)
             ],
-            F.col("_metadata.file_path").alias("_file"),
-            F.col("_metadata.row_index").alias("_place"),
+            F.col("_metadata.file_path").alias("_ file"),
+            F.col("_metadata.row_index").alias("_ place"),
         ))
     stacked = frames[0]
     for frame in frames[1:]:
@@ -237,10 +258,10 @@ def _numbered(
     ``_breaks`` (line breaks in its values), when the frame counts them."""
     from pyspark.sql import functions as F
 
-    breaks = [F.max("_breaks").alias("breaks")] if "_breaks" in frame.columns else []
+    breaks = [F.max("_ breaks").alias("breaks")] if "_ breaks" in frame.columns else []
     try:
-        counts = frame.groupBy("_file").agg(
-            F.count(F.lit(1)).alias("rows"), F.min("_place").alias("first"), *breaks
+        counts = frame.groupBy("_ file").agg(
+            F.count(F.lit(1)).alias("rows"), F.min("_ place").alias("first"), *breaks
         ).collect()
     except Exception as exc:
         raise SourceError(
@@ -248,7 +269,7 @@ def _numbered(
             f"({_java_message(exc)}). Check that it is a comma-separated UTF-8 export with one "
             f"header row and the same number of cells in every row."
         ) from None
-    by_file = {row["_file"]: row for row in counts}
+    by_file = {row["_ file"]: row for row in counts}
     names = _labels(files)
     offsets, total = [], 0
     for f in files:  # in reading order; a file without rows has no count
@@ -257,15 +278,15 @@ def _numbered(
             offsets.append((f.uri, total - row["first"], row["first"], names[f.uri]))
             total += row["rows"]
     shift = session.createDataFrame(
-        offsets, "_file string, _shift long, _first long, _label string"
+        offsets, "`_ file` string, `_ shift` long, `_ first` long, `_ label` string"
     )
-    numbered = frame.join(F.broadcast(shift), "_file")
+    numbered = frame.join(F.broadcast(shift), "_ file")
     broken = any((row["breaks"] or 0) > 0 for row in counts) if breaks else False
     return numbered.select(
-        *[c for c in frame.columns if c not in ("_file", "_place")],
-        (F.col("_place") + F.col("_shift")).alias(ROW),
-        (F.col("_place") - F.col("_first") + first_line).alias(LINE),
-        *([F.col("_label").alias(FILE)] if len(files) > 1 else []),
+        *[c for c in frame.columns if c not in ("_ file", "_ place")],
+        (F.col("_ place") + F.col("_ shift")).alias(ROW),
+        (F.col("_ place") - F.col("_ first") + first_line).alias(LINE),
+        *([F.col("_ label").alias(FILE)] if len(files) > 1 else []),
     ), broken
 
 
@@ -284,26 +305,26 @@ def _read_jsonl(session: Any, files: list[_File]) -> Any:
     from pyspark.sql import functions as F
 
     lines = session.read.option("lineSep", "\n").text([f.uri for f in files]).select(
-        F.col("value").cast("binary").alias("_bytes"),  # as written: not yet UTF-8 text
-        F.col("_metadata.file_path").alias("_file"),
-        F.col("_metadata.file_block_start").alias("_block"),
-        F.monotonically_increasing_id().alias("_place"),
+        F.col("value").cast("binary").alias("_ bytes"),  # as written: not yet UTF-8 text
+        F.col("_metadata.file_path").alias("_ file"),
+        F.col("_metadata.file_block_start").alias("_ block"),
+        F.monotonically_increasing_id().alias("_ place"),
     )
     located = _located_lines(session, lines, files)
     parsed = located.select(
-        "*", _parse_udf()(F.col("_bytes"), F.col(LINE) == 1).alias("_parsed")
-    ).filter(F.col("_parsed").isNotNull()).drop("_bytes")
+        "*", _parse_udf()(F.col("_ bytes"), F.col(LINE) == 1).alias("_ parsed")
+    ).filter(F.col("_ parsed").isNotNull()).drop("_ bytes")
     parsed = parsed.withColumn(
-        "_pairs", F.map_from_arrays(F.col("_parsed.keys"), F.col("_parsed.values"))
+        "_ pairs", F.map_from_arrays(F.col("`_ parsed`.keys"), F.col("`_ parsed`.values"))
     ).persist()  # parsed once (the parsing is Python), read by every query
     keys = _keys(parsed, files)
     cells = []
     for name, raw_keys in keys.items():
-        value = F.coalesce(*[F.col("_pairs")[k] for k in raw_keys], F.lit(""))
+        value = F.coalesce(*[F.col("_ pairs")[k] for k in raw_keys], F.lit(""))
         cells.append(value.alias(name))
     hidden = [ROW, LINE, *([FILE] if FILE in parsed.columns else [])]
     return parsed.select(
-        *cells, F.col("_parsed.invalid").alias(jsonl.INVALID), *hidden
+        *cells, F.col("`_ parsed`.invalid").alias(jsonl.INVALID), *hidden
     )
 
 
@@ -313,8 +334,8 @@ def _located_lines(session: Any, lines: Any, files: list[_File]) -> Any:
     from pyspark.sql import functions as F
 
     try:
-        blocks = lines.groupBy("_file", "_block").agg(
-            F.count(F.lit(1)).alias("lines"), F.min("_place").alias("first")
+        blocks = lines.groupBy("_ file", "_ block").agg(
+            F.count(F.lit(1)).alias("lines"), F.min("_ place").alias("first")
         ).collect()
     except Exception as exc:
         raise SourceError(
@@ -324,24 +345,26 @@ def _located_lines(session: Any, lines: Any, files: list[_File]) -> Any:
     order = {f.uri: i for i, f in enumerate(files)}
     names = _labels(files)
     offsets, total, file_start, current = [], 0, 0, None
-    for block in sorted(blocks, key=lambda b: (order[b["_file"]], b["_block"])):
-        if block["_file"] != current:
-            current, file_start = block["_file"], total
+    for block in sorted(blocks, key=lambda b: (order[b["_ file"]], b["_ block"])):
+        if block["_ file"] != current:
+            current, file_start = block["_ file"], total
         offsets.append((
-            block["_file"], block["_block"], total - block["first"],
-            total - file_start - block["first"] + 1, names[block["_file"]],
+            block["_ file"], block["_ block"], total - block["first"],
+            total - file_start - block["first"] + 1, names[block["_ file"]],
         ))
         total += block["lines"]
     shift = session.createDataFrame(
-        offsets, "_file string, _block long, _row_shift long, _line_shift long, _label string"
+        offsets,
+        "`_ file` string, `_ block` long, `_ row_shift` long, `_ line_shift` long, "
+        "`_ label` string",
     )
-    located = lines.join(F.broadcast(shift), ["_file", "_block"])
+    located = lines.join(F.broadcast(shift), ["_ file", "_ block"])
     return located.select(
-        "_bytes",
-        (F.col("_place") + F.col("_row_shift")).alias(ROW),
-        (F.col("_place") + F.col("_line_shift")).alias(LINE),
-        *([F.col("_label").alias(FILE)] if len(files) > 1 else []),
-        F.col("_file").alias("_uri"),
+        "_ bytes",
+        (F.col("_ place") + F.col("_ row_shift")).alias(ROW),
+        (F.col("_ place") + F.col("_ line_shift")).alias(LINE),
+        *([F.col("_ label").alias(FILE)] if len(files) > 1 else []),
+        F.col("_ file").alias("_ uri"),
     )
 
 
@@ -351,15 +374,15 @@ def _keys(parsed: Any, files: list[_File]) -> dict[str, list[str]]:
     from pyspark.sql import functions as F
 
     firsts = (
-        parsed.select("_uri", ROW, F.posexplode("_parsed.keys").alias("_at", "_key"))
-        .groupBy("_uri", "_key").agg(F.min(F.struct(ROW, "_at")).alias("_first"))
+        parsed.select("_ uri", ROW, F.posexplode("`_ parsed`.keys").alias("_at", "_key"))
+        .groupBy("_ uri", "_key").agg(F.min(F.struct(ROW, "_at")).alias("_ first"))
         .collect()
     )
     order = {f.uri: i for i, f in enumerate(files)}
-    firsts.sort(key=lambda r: (order[r["_uri"]], r["_first"][0], r["_first"][1]))
+    firsts.sort(key=lambda r: (order[r["_ uri"]], r["_ first"][0], r["_ first"][1]))
     columns: dict[str, list[str]] = {}
     for uri in [f.uri for f in files]:
-        raw = [r["_key"] for r in firsts if r["_uri"] == uri]
+        raw = [r["_key"] for r in firsts if r["_ uri"] == uri]
         if not raw and len(files) > 1:
             continue  # no key in this file: no column (as helpers.sources reads a set)
         for key, name in zip(raw, normalised_names(raw, origin=uri), strict=True):

@@ -14,26 +14,48 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from helpers import analyses, html, objectives, small_cells
+from helpers.glossary import WORDS, words
 from helpers.grains import NO_OM_SOURCE
 from helpers.params import ReportParams
 from helpers.report import Report
 
-#: Plain-words labels for the KPI tiles and the objectives' sub-counts.
-LABELS = {
-    "users_total": "users",
-    "users_search_then_apartment_view": "started on search, then viewed an apartment",
-    "users_clicked_book_now": "clicked book now",
-    "users_search_start_request_draft": "started on search and created a request draft",
-    "users_with_request_id": "have a request id",
-    "users": "users with a short session",
-    "sessions": "short sessions",
-    "started_on_search_page": "short sessions starting on search_page",
-    "ended_on_apartment_view": "short sessions ending on apartment_view",
-    "users_above": "users above the threshold",
-    "users_below": "users below the threshold",
-    "users_at_threshold": "users at the threshold",
-    "sessions_ignored_other_currency": "sessions ignored (other currency)",
-}
+#: Plain-words labels for the KPI tiles and the objectives' sub-counts: the glossary's.
+LABELS = WORDS
+#: The eight questions as the report asks them: objective -> (heading, what it counts).
+QUESTIONS = {
+    "users_by_device_class": (
+        "Which devices do our users use?",
+        "Each user is counted once, by the device of their first event that names one.",
+    ),
+    "users_by_first_om_source": (
+        "Which marketing channel brought each user first?",
+        "First touch: the channel of the user's first event that has one; organic users have "
+        "none.",
+    ),
+    "short_sessions": (
+        "How many sessions are over almost before they start?",
+        "Sessions lasting no longer than the short-session limit, and where they start and end.",
+    ),
+    "users_search_then_apartment_view": (
+        "Who goes from searching to looking at an apartment?", None,
+    ),
+    "users_clicked_book_now": ("Who clicked Book now?", None),
+    "users_search_start_request_draft": (
+        "Who started on search and went on to draft a request?", None,
+    ),
+    "price_filter": (
+        "Do users filter for prices above or below the threshold?",
+        "Sessions that filtered in another currency are left out, and counted.",
+    ),
+    "users_with_request_id": ("How many users reached a request?", None),
+}  # fmt: skip
+#: What each sub-count of the objectives counts: their charts show one unit only.
+_SESSION_COUNTS = {
+    "sessions", "started_on_search_page", "ended_on_apartment_view",
+    "sessions_ignored_other_currency",
+}  # fmt: skip
+#: The breakdowns' own names for "none" (the other names are values from the data).
+_NONE_NAMES = {"users_by_device_class": "unknown", "users_by_first_om_source": NO_OM_SOURCE}
 #: Settings shown in the objectives' blocks, not counts.
 _SETTINGS = {"max_duration_seconds", "threshold", "currency"}
 #: Objectives whose sub-counts are named by us (the others by values from the data).
@@ -62,6 +84,9 @@ def summary(report: Report) -> Html:
             no_om_source=NO_OM_SOURCE,
             excluded=sum(doc.data_quality.rows_excluded.model_dump().values()),
             what_if=what_if(report),
+            contents=contents(report),
+            changes={k.pointer: (name, k) for name, k in doc.comparison.kpis.items()}
+            if doc.comparison else {},
         )
     )
 
@@ -76,7 +101,7 @@ def what_if(report: Report) -> list[tuple[str, str]]:
             text = ", ".join(map(str, value)) if isinstance(value, list) else value
             if isinstance(value, dict):
                 text = ", ".join(f"{k}: {v}" for k, v in value.items())
-            shown.append((name.replace("_", " "), str(text)))
+            shown.append((name, str(text)))
     return shown
 
 
@@ -86,20 +111,38 @@ def section(report: Report, key: str) -> Html:
     value = report.objectives[key]
     rows = []
     if isinstance(value, dict):
-        # Breakdown keys are values from the data (an om_source may well be "users"): as-is.
-        # Small values folded into one row (small_cells) have no place in report.json: None.
+        # Breakdown keys are values from the data (an om_source may well be "users"): as-is,
+        # but for the breakdown's own name for "none". Small values folded into one row
+        # (small_cells) have no place in report.json: their name is None.
         minimum = report.document.parameters.min_group_users
         rows = [
-            (LABELS.get(name, name) if key in _LABELLED else name, name, count)
+            (words(name) if key in _LABELLED or name == _NONE_NAMES.get(key) else name,
+             name, count)
             if name != small_cells.OTHER else (name, None, small_cells.shown(count, minimum))
             for name, count in value.items()
             if name not in _SETTINGS
-        ]
-    return _noted(report, key, html.render(
+        ]  # fmt: skip
+    # One unit per chart: short_sessions charts its sessions, price_filter its users; a folded
+    # row shown as "fewer than 5" is no bar.
+    unit = "sessions" if key == "short_sessions" else "users"
+    charted = [
+        r for r in rows
+        if (r[1] in _SESSION_COUNTS) == (unit == "sessions") and isinstance(r[2], int)
+    ]  # fmt: skip
+    title, lead = QUESTIONS.get(key, (words(key), None))
+    return _noted(
+        report,
+        key,
+        html.render(
             "templates/objective.html.j2",
             key=key,
+            number=list(QUESTIONS).index(key) + 1 if key in QUESTIONS else None,
+            title=title,
+            lead=lead,
             value=value,
             rows=rows,
+            charted=charted,
+            unit=unit,
             definition=definition(key),
             labels=LABELS,
             users_total=report.objectives["users_total"],
@@ -111,6 +154,28 @@ def data_quality(report: Report) -> Html:
     """Rows read, analysed, excluded by reason, and invalid params and prices."""
     report = small_cells.for_people(report)
     return Html(html.render("templates/data_quality.html.j2", doc=report.document))
+
+
+def contents(report: Report) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The table of contents: (group, [(anchor, heading)]), each anchor an ``id`` that the
+    sections' own templates write."""
+    doc = report.document
+    groups = [("The eight questions", [
+        (key, f"{i}. {title}") for i, (key, (title, _)) in enumerate(QUESTIONS.items(), 1)
+    ])]  # fmt: skip
+    named = (("insights", "Beyond the eight questions"), ("analyses", "Your questions"))
+    for section, name in named:
+        groups.append((name, [(a.key, a.title) for a in analyses.in_section(section)]))
+    about = [("data-quality", "Data quality"), ("glossary", "Glossary")]
+    if doc.comparison is not None:
+        about.insert(0, ("comparison", "Compared with the previous report"))
+    groups.append(("About these figures", about))
+    return groups
+
+
+def glossary() -> Html:
+    """Every code name the report can show, in plain words: the glossary's one registry."""
+    return Html(html.render("templates/glossary.html.j2", entries=sorted(WORDS.items())))
 
 
 def insight(report: Report, key: str, *, heading: bool = False) -> Html:

@@ -139,7 +139,7 @@ def test_spark_reads_typed_parquet_sets_as_duckdb_scans_them(spark, tmp_path: Pa
     """Files of one set that type columns differently (timestamps, integers, booleans, nulls
     in one; text in another) give Spark the same text, ``_row`` and order as DuckDB."""
     from helpers.clean import utc_microseconds
-    from helpers.sources import read_events
+    from helpers.sources import ROW, read_events
 
     source = str(write_typed_parquet_set(tmp_path / "set"))
     duck_table = connect("duckdb").load(read_events(source))
@@ -147,12 +147,12 @@ def test_spark_reads_typed_parquet_sets_as_duckdb_scans_them(spark, tmp_path: Pa
 
     def rows(table):
         # A zoned timestamp is written differently (+00 / none) but must be the same instant.
-        read = table.mutate(aware=utc_microseconds(table.aware)).order_by("_row")
+        read = table.mutate(aware=utc_microseconds(table.aware)).order_by(ROW)
         return read.to_pyarrow().to_pylist()
 
     got = rows(spark_table)
     assert got == rows(duck_table)
-    assert [r["_row"] for r in got] == [0, 1, 2]
+    assert [r[ROW] for r in got] == [0, 1, 2]
     assert block["kind"] == "parquet" and block["name"] == f"{source} (2 files)"
     # A timestamp without a time zone is UTC by the spec, and its text says so.
     assert got[0]["datetime"] == "2021-01-23 11:57:09.286 UTC"

@@ -12,7 +12,6 @@ from conftest import event
 
 from helpers.backend import json_fields
 from helpers.clean import finite_price, utc_microseconds
-from helpers.errors import SourceError
 from helpers.outputs import write_outputs
 
 
@@ -281,9 +280,15 @@ def test_extra_columns_are_kept_and_ignored_whatever_their_names(report_of, tmp_
     assert written[0].count('"reason"') == 2
 
 
-def test_an_input_column_named_like_the_input_order_is_refused_clearly(report_of) -> None:
-    with pytest.raises(SourceError, match=r"'_row'.*Rename that column"):
-        report_of([event(_row="1")])
+def test_input_columns_named_like_the_hidden_ones_are_data(report_of) -> None:
+    # The hidden columns' names hold a space, which no normalised header has.
+    rows = [event(_row="9", _line="9", _file="f", _invalid_line="x"),
+            event(session_id="s2", datetime="no", _row="8", _line="8", _file="g",
+                  _invalid_line="")]  # fmt: skip
+    report = report_of(rows)
+    assert report.data_quality["rows_analysed"] == 1
+    assert report.rejected.column("source_row").to_pylist() == [3]
+    assert report.rejected.column("_row").to_pylist() == ["8"]
 
 
 def test_every_cell_is_trimmed_of_tabs_and_line_breaks_too(report_of) -> None:

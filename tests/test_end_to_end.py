@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -245,36 +246,69 @@ _CHROMIUM_ARGS = [
 ]
 
 
-@pytest.mark.skipif(
+SCREENSHOTS = ROOT / "outputs" / "screenshots"  # git-ignored: what the browser saw, to look at
+_NEEDS_CHROMIUM = pytest.mark.skipif(
     not CHROMIUM.exists() and not os.environ.get("CI"),
     reason="needs Debian's chromium (apt-get install chromium); .ci/run installs it",
 )
-@pytest.mark.parametrize("width", [390, 1280], ids=["phone", "desktop"])
-def test_the_html_in_a_real_browser(sample_run: Path, width: int) -> None:
+
+
+@contextmanager
+def _browser():
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=_CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def what_if_run(sample_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A what-if report (a longer short-session limit) compared with the sample's."""
+    out = tmp_path_factory.mktemp("what-if")
+    result = cli("run", "--params", "params/sample.yaml", "--set", "short_session_seconds=10",
+                 "--compare-to", str(sample_run / "report.json"), "--out", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+@_NEEDS_CHROMIUM
+@pytest.mark.parametrize("width", [390, 1280], ids=["phone", "desktop"])
+def test_the_html_in_a_real_browser(sample_run: Path, width: int) -> None:
     report = json.loads((sample_run / "report.json").read_text())
     page_path = sample_run / "report.html"
     assert page_path.stat().st_size <= 3 * 1024 * 1024
     console, requests = [], []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=_CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": width, "height": 900})
-            page.on("console", lambda message: console.append((message.type, message.text)))
-            page.on("pageerror", lambda error: console.append(("pageerror", str(error))))
-            page.on("request", lambda request: requests.append(request.url))
-            page.goto(page_path.as_uri(), wait_until="load")
-            figures = page.eval_on_selector_all(
-                "[data-key]",
-                "els => els.map(e => [e.dataset.key, e.dataset.value, e.innerText])",
-            )
-            overflow = page.evaluate(
-                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-            )
-            page.screenshot(path=str(sample_run / f"report-{width}px.png"), full_page=True)
-        finally:
-            browser.close()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shot = SCREENSHOTS / f"report-{width}px.png"
+    with _browser() as browser:
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        page.on("console", lambda message: console.append((message.type, message.text)))
+        page.on("pageerror", lambda error: console.append(("pageerror", str(error))))
+        page.on("request", lambda request: requests.append(request.url))
+        page.goto(page_path.as_uri(), wait_until="load")
+        figures = page.eval_on_selector_all(
+            "[data-key]",
+            "els => els.map(e => [e.dataset.key, e.dataset.value, e.innerText])",
+        )
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        header = page.inner_text(".car-about")
+        # Every link of the contents lands on exactly one element of the page.
+        targets = page.evaluate("""[...document.querySelectorAll('nav.car-toc a')].map(a =>
+            [a.getAttribute('href'),
+             document.querySelectorAll('[id="' + a.getAttribute('href').slice(1) + '"]').length]
+        )""")
+        # The smallest text of each chart as shown: its PNG's font size, scaled as displayed.
+        labels = page.evaluate("""[...document.querySelectorAll('img.car-chart')].map(i =>
+            i.getBoundingClientRect().width / i.naturalWidth * i.dataset.fontPx)""")
+        page.locator("nav.car-toc a").first.click()
+        landed = page.evaluate("window.location.hash")
+        page.screenshot(path=str(shot), full_page=True)
     assert [m for m in console if m[0] in ("error", "pageerror")] == []
     assert [u for u in requests if not u.startswith(("file:", "data:"))] == []
     kpis = [f for f in figures if f[0].startswith("/objectives/")]
@@ -283,7 +317,66 @@ def test_the_html_in_a_real_browser(sample_run: Path, width: int) -> None:
         assert resolve(report, key) == int(value), key
         assert shown.strip() == f"{int(value):,}", key
     assert overflow <= 1  # readable at phone width: nothing wider than the screen
-    assert (sample_run / f"report-{width}px.png").stat().st_size > 10_000
+    assert "sample_events.csv.gz" in header and "100,000 rows" in header
+    assert "Mon 4 Jan 2021, 00:03 to Sun 31 Jan 2021, 23:59 UTC" in header
+    assert "Generated" in header and "What-if" not in header
+    assert len(targets) >= 20 and all(count == 1 for _, count in targets), targets
+    assert landed == targets[0][0]
+    assert len(labels) >= 10 and min(labels) >= 11, labels
+    assert shot.stat().st_size > 10_000
+
+
+@_NEEDS_CHROMIUM
+def test_the_html_in_dark_mode_and_on_paper(sample_run: Path) -> None:
+    page_path = sample_run / "report.html"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with _browser() as browser:
+        dark = browser.new_page(viewport={"width": 1280, "height": 900}, color_scheme="dark")
+        dark.goto(page_path.as_uri(), wait_until="load")
+        background = dark.evaluate("getComputedStyle(document.body).backgroundColor")
+        tile = dark.evaluate(
+            "getComputedStyle(document.querySelector('.car-kpi')).backgroundColor"
+        )
+        dark.screenshot(path=str(SCREENSHOTS / "report-dark.png"), full_page=True)
+        paper = browser.new_page()
+        paper.goto(page_path.as_uri(), wait_until="load")
+        paper.emulate_media(media="print")
+        hidden = paper.evaluate(
+            "getComputedStyle(document.querySelector('nav.car-toc')).display"
+        )
+        pdf = paper.pdf(path=str(SCREENSHOTS / "report-print.pdf"), format="A4")
+    assert background == "rgb(13, 17, 23)"  # the page's dark background, #0d1117
+    assert tile == "rgb(22, 27, 34)"  # and the tiles' (#161b22)
+    assert hidden == "none"  # the contents are for the screen
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+    assert 1 <= pages <= 6, pages
+
+
+@_NEEDS_CHROMIUM
+def test_a_what_if_comparison_in_a_real_browser(what_if_run: Path, sample_run: Path) -> None:
+    report = json.loads((what_if_run / "report.json").read_text())
+    with _browser() as browser:
+        page = browser.new_page(viewport={"width": 390, "height": 900})
+        page.goto((what_if_run / "report.html").as_uri(), wait_until="load")
+        banner = page.inner_text(".car-what-if")
+        figures = page.eval_on_selector_all(
+            "[data-key^='/comparison/']",
+            "els => els.map(e => [e.dataset.key, e.dataset.value, e.innerText])",
+        )
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        page.screenshot(path=str(SCREENSHOTS / "report-what-if-390px.png"), full_page=True)
+    assert "What-if report" in banner and "short session limit (seconds) = 10" in banner
+    assert len(figures) >= 2 * len(report["comparison"]["kpis"])
+    for key, value, shown in figures:
+        assert resolve(report, key) == int(value), key
+        assert shown.strip() == f"{int(value):,}", key
+    before = json.loads((sample_run / "report.json").read_text())
+    assert report["comparison"]["kpis"]["short_sessions.sessions"]["previous"] == (
+        before["objectives"]["short_sessions"]["sessions"]
+    )
+    assert overflow <= 1
 
 
 def test_progress_shows_on_a_terminal_and_stays_quiet_otherwise(tmp_path: Path) -> None:

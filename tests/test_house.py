@@ -170,7 +170,7 @@ def test_every_definition_reaches_the_page_as_html_not_markup(sample) -> None:
     for leak in (":func:", "``", "**"):
         assert leak not in page, leak
     for analysis in analyses.ANALYSES:
-        assert f"<h2>{analysis.title}</h2>" in page
+        assert f'<h2 id="{analysis.key}">{analysis.title}</h2>' in page
 
 
 def test_strings_from_the_data_are_escaped(events_of) -> None:
@@ -207,3 +207,15 @@ def test_a_funnel_of_your_own_shows_itself(events_of) -> None:
     assert [s.users for s in mine.steps] == [2, 1]
     markup = mine._repr_html_()
     assert "<h3>funnel</h3>" in markup and 'data-key="/analyses/funnels/0/steps/1/users"' in markup
+
+
+def test_the_readmes_links_stay_inside_the_repository() -> None:
+    """A link of the README (the specification's included) resolves to a file of the
+    repository, never to ``../shared/...`` outside it."""
+    root = Path(__file__).resolve().parent.parent
+    links = re.findall(r"\]\(([^)#]+)", (root / "README.md").read_text(encoding="utf-8"))
+    local = [link for link in links if not link.startswith(("http://", "https://"))]
+    assert "docs/definitions.md" in local
+    for link in local:
+        target = (root / link).resolve()
+        assert target.is_relative_to(root) and target.exists(), link

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from helpers.errors import ParameterError
+from helpers.notebook import RUN_PARAMETERS
 from helpers.params import ReportParams, load_params, parse_override
 from helpers.run import NOTEBOOK
 
@@ -104,7 +105,7 @@ def test_every_shipped_parameter_file_is_valid(path: Path) -> None:
 
 def test_notebook_parameters_cell_matches_the_model() -> None:
     cell = papermill.inspect_notebook(str(NOTEBOOK))
-    assert set(cell) == set(ReportParams.model_fields) | {"out_dir"}
+    assert set(cell) == set(ReportParams.model_fields) | set(RUN_PARAMETERS)
     defaults = ReportParams().model_dump(mode="json")
     for name in ReportParams.model_fields:
         assert ast.literal_eval(cell[name]["default"]) == defaults[name], name

@@ -386,3 +386,11 @@ def test_forgotten_users_are_matched_on_postgres_as_in_duckdb(url: str, tmp_path
     postgres = build_report(ReportParams(**params, backend=url))
     assert postgres.data_quality["rows_excluded"]["forgotten_user"] == 2
     _same(build_report(ReportParams(**params)), postgres)
+
+
+def test_a_key_given_twice_in_json_reads_its_last_value_as_on_duckdb(url: str) -> None:
+    from test_faults import LAST_GROUPS, LAST_VALUES, json_readings
+
+    values, groups = json_readings(url)
+    assert values == LAST_VALUES
+    assert groups == LAST_GROUPS

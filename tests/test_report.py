@@ -92,7 +92,7 @@ def test_a_report_has_every_key_of_the_contract_even_when_zero(report_of) -> Non
 
 def test_reports_carry_insights_that_the_schema_checks(report_of) -> None:
     data = report_of([event(), event(session_id="b", test_groups='{"t": "A"}')]).data
-    assert data["schema_version"] == "1.4.0"
+    assert data["schema_version"] == "1.5.0"
     assert list(data["insights"]) == [
         "funnel", "attribution", "sessions", "events_per_session", "paths", "activity",
         "ab_tests", "user_definitions",

@@ -105,3 +105,25 @@ def test_spark_refuses_workbooks_in_a_set_and_reads_one_through_arrow(spark, tmp
     _same_report(str(tmp_path / "x" / "e.xlsx"))
     with pytest.raises(SourceError, match="not Excel workbooks"):
         build_report(ReportParams(source=str(tmp_path / "x"), backend="pyspark"))
+
+
+def test_spark_reads_the_last_value_of_a_json_key_given_twice(spark) -> None:
+    from test_faults import LAST_GROUPS, LAST_VALUES, json_readings
+
+    values, groups = json_readings("pyspark")
+    assert values == LAST_VALUES
+    assert groups == LAST_GROUPS
+
+
+def test_spark_reads_each_file_of_a_symlinked_tree_once(spark, tmp_path: Path) -> None:
+    from test_faults import _parquet
+
+    from helpers.spark_files import read_files
+
+    _parquet(tmp_path / "src" / "day1.parquet")
+    _parquet(tmp_path / "archive" / "day2" / "p.parquet")
+    (tmp_path / "src" / "day2").symlink_to("../archive/day2")
+    (tmp_path / "src" / "up").symlink_to("..")  # a loop: src/up/src/...
+    frame, block = read_files(spark, str(tmp_path / "src"))
+    assert frame.count() == 6
+    assert block["name"].endswith("(2 files)")

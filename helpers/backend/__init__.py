@@ -36,10 +36,12 @@ from ibis.common.exceptions import TableNotFound
 
 from helpers.backend._common import JsonField, _kind, _quoted
 from helpers.backend._duckdb import (
-    _json_extract_paths,
+    _create_json_macros,
     _json_extract_string,
-    _json_type,
+    _json_last_fields,
+    _json_object,
     _scan,
+    _scannable,
     _spill_directory,
 )
 from helpers.backend._postgres import (
@@ -54,11 +56,11 @@ from helpers.backend._postgres import (
     _with_connect_timeout,
 )
 from helpers.backend._spark import (
-    _from_json,
     _schema_of_variant,
     _spark_session,
     _try_parse_json,
     _try_variant_get,
+    _try_variant_get_map,
     _try_variant_get_string,
 )
 from helpers.errors import ReportError, SourceError
@@ -78,7 +80,7 @@ class Engine:
     def load(self, raw: RawEvents, name: str = "raw_events") -> ir.Table:
         """The raw events (all text, plus ``_row``) as a table of this engine."""
         if self.name == DUCKDB:
-            if raw.parquet:
+            if raw.parquet and _scannable(raw.parquet):
                 self.con.raw_sql(f"CREATE OR REPLACE TEMP VIEW {name} AS {_scan(raw.parquet)}")
             else:
                 # Registered, not copied: DuckDB reads the Arrow buffers where they are.
@@ -221,10 +223,10 @@ def json_fields(engine_name: str, doc: ir.StringValue, paths: list[str]) -> list
     if engine_name == POSTGRES:
         return _pg_json_fields(_pg_try_json(doc), paths)
     # One parse and one walk of the document for all paths; each value found is then small.
-    nodes = _json_extract_paths(doc.try_cast("json"), paths)
+    # A key given twice: the last value (see _duckdb's macros), as on the other engines.
     return [
-        JsonField(kind=_kind(_json_type(nodes[i], "$")), text=_json_extract_string(nodes[i], "$"))
-        for i in range(len(paths))
+        JsonField(kind=_kind(kind), text=_json_extract_string(node, "$"))
+        for node, kind in _json_last_fields(doc, paths)
     ]
 
 
@@ -354,11 +356,17 @@ def object_entries(table: ir.Table, column: str, keep: list[str]) -> ir.Table:
             *keep, "key", value=ibis.ifelse(is_string, _pg_json_text(node), node.cast("string"))
         )
     if engine_name == PYSPARK:
-        entries = table.select(*keep, entries=_from_json(table[column], "map<string,string>"))
+        # Through a variant, not from_json(): a map from JSON keeps a key given twice twice;
+        # the variant keeps its last value, as the other engines read it.
+        variant = _try_parse_json(table[column])
+        entries = table.select(
+            *keep, entries=_try_variant_get_map(variant, "$", "map<string,string>")
+        )
         entries = entries.filter(entries.entries.notnull())
         entries = entries.mutate(key=entries.entries.keys().unnest())
         return entries.select(*keep, "key", value=entries.entries[entries.key])
-    entries = table.select(*keep, entries=table[column].try_cast("json").map)
+    _create_json_macros(table.get_backend())
+    entries = table.select(*keep, entries=_json_object(table[column].try_cast("json")))
     entries = entries.filter(entries.entries.notnull())
     entries = entries.mutate(key=entries.entries.keys().unnest())
     node = entries.entries[entries.key]

@@ -1,16 +1,20 @@
-"""DuckDB: Parquet scanned where it lies, spill files out of the working directory, and the
-JSON functions called by name."""
+"""DuckDB: Parquet scanned where it lies (unless a column's name is one DuckDB's scan uses),
+spill files out of the working directory, and the JSON functions called by name."""
 
 from __future__ import annotations
 
 import atexit
 import shutil
 import tempfile
+from pathlib import Path
+from typing import Any
 
 import ibis
 import ibis.expr.datatypes as dt
+import ibis.expr.types as ir
 
 from helpers.backend._common import _literal, _quoted
+from helpers.leftovers import owned_prefix, remove_dead
 from helpers.sources import CAST, FILE, FLAG, LINE, NAIVE_TIMESTAMP, NO_VALUES, ROW, ParquetFile
 
 
@@ -25,14 +29,30 @@ def _scan(files: tuple[ParquetFile, ...]) -> str:
             f"{_text(_quoted(original), kind)} AS {_quoted(name)}"
             for original, name, kind in zip(file.header, file.names, file.kinds, strict=True)
         ]
-        located = f"file_row_number + {file.first_row} AS {ROW}, file_row_number + 2 AS {LINE}"
+        columns += [
+            f"{'NULL' if value is None else _literal(value)}::VARCHAR AS {_quoted(name)}"
+            for name, value in file.partitions
+        ]
+        located = (f"file_row_number + {file.first_row} AS {_quoted(ROW)}, "
+                   f"file_row_number + 2 AS {_quoted(LINE)}")  # fmt: skip
         if file.label is not None:
-            located += f", {_literal(file.label)} AS {FILE}"
+            located += f", {_literal(file.label)} AS {_quoted(FILE)}"
+        # Not DuckDB's own Hive partitioning: it would put a folder's env over the file's
+        # cells, and type dt=2021-01-23 as a date (helpers.sources.partition_columns).
         selects.append(
-            f"SELECT {', '.join(columns)}, {located} "
-            f"FROM read_parquet({_literal(str(file.path))}, file_row_number = true)"
+            f"SELECT {', '.join(columns)}, {located} FROM read_parquet("
+            f"{_literal(str(file.path))}, file_row_number = true, hive_partitioning = false)"
         )
     return " UNION ALL BY NAME ".join(selects)
+
+
+def _scannable(files: tuple[ParquetFile, ...]) -> bool:
+    """Whether :func:`_scan` can read these files: DuckDB numbers a file's rows in a column
+    named ``file_row_number`` (any case), which a file's own column of that name would meet."""
+    return not any(_ROW_NUMBER in (c.lower() for c in f.header) for f in files)
+
+
+_ROW_NUMBER = "file_row_number"
 
 
 def _text(column: str, kind: str) -> str:
@@ -51,10 +71,16 @@ def _text(column: str, kind: str) -> str:
 def _spill_directory() -> str:
     """A fresh directory for DuckDB's spill files, under the system's temporary directory
     (``TMPDIR`` chooses the disk), removed when the process ends. DuckDB's own default,
-    ``.tmp/`` in the working directory, would litter (or fail in) wherever a run starts."""
-    path = tempfile.mkdtemp(prefix="customer-activity-spill-")
+    ``.tmp/`` in the working directory, would litter (or fail in) wherever a run starts.
+    Named after this process, so that a run killed outright (SIGKILL, or a notebook's kernel
+    stopped by its manager) leaves one that the next run removes; a live run's stays."""
+    remove_dead(Path(tempfile.gettempdir()), _SPILL)
+    path = tempfile.mkdtemp(prefix=owned_prefix(_SPILL))
     atexit.register(shutil.rmtree, path, ignore_errors=True)
     return path
+
+
+_SPILL = "customer-activity-spill-"
 
 
 @ibis.udf.scalar.builtin(name="json_type")
@@ -67,3 +93,78 @@ def _json_extract_paths(doc: dt.JSON, paths: dt.Array(dt.string)) -> dt.Array(dt
 
 @ibis.udf.scalar.builtin(name="json_extract_string")
 def _json_extract_string(doc: dt.JSON, path: str) -> str: ...
+
+
+# -- JSON: a key given twice, the last value wins -------------------------------------------------
+#
+# DuckDB's JSON functions take the FIRST of two values of one key ({"price": 1200, "price":
+# 1300} is 1200) and a cast to a MAP fails the query ("Map keys must be unique"), where
+# JSON.parse, Python's json, PostgreSQL and Spark (as configured) take the last. These macros,
+# created in the connection's temp schema on first use, read the last. Walking a path that way
+# costs twice the one extraction of every path, so a document takes it only when one of the
+# path's keys, quoted, is twice in the text of the object that holds it (or the document holds
+# a \u escape, which may spell a key): a cheap search no repeated key on a path escapes.
+_MACROS = r"""
+CREATE OR REPLACE TEMP MACRO car_json_last(node, k) AS (
+  CASE WHEN json_type(node) = 'OBJECT' THEN
+    list_extract(json_extract(node, '$.*'),
+                 len(json_keys(node)) + 1 - list_position(list_reverse(json_keys(node)), k))
+  END);
+CREATE OR REPLACE TEMP MACRO car_json_twice(doc, k) AS
+  coalesce(strpos(doc, k) > 0 AND strpos(substr(doc, strpos(doc, k) + length(k)), k) > 0, false);
+CREATE OR REPLACE TEMP MACRO car_json_object(node) AS (
+  CASE WHEN json_type(node) = 'OBJECT' THEN map_from_entries(list_transform(
+    list_filter(range(1, len(json_keys(node)) + 1),
+                lambda i: list_position(json_keys(node), json_keys(node)[i]) = i),
+    lambda i: {'key': json_keys(node)[i], 'value': car_json_last(node, json_keys(node)[i])}))
+  END);
+"""
+
+
+def _create_json_macros(con: Any) -> None:
+    """The macros above in ``con`` (an Ibis DuckDB connection); idempotent, so any connection
+    (ours, a ``duckdb://`` URL's, a test's) gets them when a query first needs them."""
+    if not getattr(con, "_car_json_macros", False):
+        con.raw_sql(_MACROS)
+        con._car_json_macros = True
+
+
+def _json_last_fields(doc: ir.StringValue, paths: list[str]) -> list[tuple[ir.Value, ir.Value]]:
+    """Per ``$``/``$.a.b`` path of the JSON text ``doc``: its node, then its DuckDB type."""
+    _create_json_macros(doc._find_backend())
+    root = doc.try_cast("json")
+    steps = {path: path.split(".")[1:] for path in paths}
+    # Each object a path passes through, extracted with the values (one parse): a nested
+    # key is looked for twice in its own object's text, which is short, not in the document.
+    levels = sorted({".".join(["$", *keys[:n]]) for keys in steps.values()
+                     for n in range(1, len(keys))})  # fmt: skip
+    extracted = _json_extract_paths(root, [*paths, *levels])
+    node_at = {p: extracted[i] for i, p in enumerate([*paths, *levels])}
+    looked_for = {(".".join(["$", *keys[:n]]), key) for keys in steps.values()
+                  for n, key in enumerate(keys)}  # fmt: skip
+    repeated = ibis.or_(doc.contains("\\u"), *[
+        _json_twice(doc if level == "$" else node_at[level].cast("string"), f'"{key}"')
+        for level, key in sorted(looked_for)
+    ])  # fmt: skip
+    fields = []
+    for path, keys in steps.items():
+        node = node_at[path]
+        if keys:
+            last = root
+            for key in keys:
+                last = _json_last(last, key)
+            node = ibis.ifelse(repeated, last, node)
+        fields.append((node, _json_type(node, "$")))
+    return fields
+
+
+@ibis.udf.scalar.builtin(name="car_json_last")
+def _json_last(value: dt.JSON, key: str) -> dt.JSON: ...
+
+
+@ibis.udf.scalar.builtin(name="car_json_twice")
+def _json_twice(text: str, key: str) -> bool: ...
+
+
+@ibis.udf.scalar.builtin(name="car_json_object")
+def _json_object(value: dt.JSON) -> dt.Map(dt.string, dt.JSON): ...

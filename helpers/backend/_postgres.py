@@ -58,7 +58,9 @@ def _pg_json_fields(doc: ir.JSONValue, paths: list[str]) -> list[JsonField]:
 # - try_json: DuckDB's reader also takes a trailing comma ([1,]) and nan/inf/infinity in any
 #   case, so text PostgreSQL refuses is read again with those spelled its way (1e999 stands for
 #   a non-finite number: still a number, and not a finite one); and since PostgreSQL's JSON
-#   functions fail on a \u0000 escape (its text cannot hold NUL), U+FFFD stands in for it.
+#   functions fail on a \u0000 escape (its text cannot hold NUL), U+FFFD stands in for it;
+# - json_keys: a key given twice is one key, in its first place (json keeps both pairs, and
+#   json -> 'key' reads the last value, as DuckDB's macros and JSON.parse do).
 _POSTGRES_FUNCTIONS = r"""
 CREATE OR REPLACE FUNCTION pg_temp.try_timestamp(cell text) RETURNS timestamp
 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL UNSAFE AS $fn$
@@ -133,7 +135,9 @@ $fn$;
 
 CREATE OR REPLACE FUNCTION pg_temp.json_keys(doc json) RETURNS text[]
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $fn$
-  SELECT CASE WHEN json_typeof(doc) = 'object' THEN ARRAY(SELECT json_object_keys(doc)) END
+  SELECT CASE WHEN json_typeof(doc) = 'object' THEN ARRAY(
+    SELECT k FROM json_object_keys(doc) WITH ORDINALITY AS e(k, n) GROUP BY k ORDER BY min(n))
+  END
 $fn$;
 """
 

@@ -24,8 +24,10 @@ def _try_variant_get(variant: dt.Binary, path: str, kind: str) -> dt.Binary: ...
 def _try_variant_get_string(variant: dt.Binary, path: str, kind: str) -> str: ...
 
 
-@ibis.udf.scalar.builtin(name="from_json")
-def _from_json(doc: str, schema: str) -> dt.Map(dt.string, dt.string): ...
+@ibis.udf.scalar.builtin(name="try_variant_get")
+def _try_variant_get_map(
+    variant: dt.Binary, path: str, kind: str
+) -> dt.Map(dt.string, dt.string): ...
 
 
 @ibis.udf.scalar.builtin(name="schema_of_variant")
@@ -55,6 +57,9 @@ def _spark_session(master: str | None) -> Any:
             .getOrCreate()
         )
     session.conf.set("spark.sql.session.timeZone", "UTC")
+    # A JSON key given twice: the last value wins, as in JSON.parse, DuckDB's macros and
+    # PostgreSQL (by default Spark's try_parse_json gives null for such a document).
+    session.conf.set("spark.sql.variant.allowDuplicateKeys", "true")
     return session
 
 
