@@ -29,6 +29,10 @@ CLI or of the report, and the outcome the README's "Data quality" section promis
 | columns named like hidden ones | `_row`, `_line`, `_file`, `_invalid_line` | data (test_clean) |
 | damaged files (kept) | UTF-16, Latin-1, cut or bad-CRC gzip, ragged, 0-byte Parquet | exit 2 |
 | a multi-member gzip (kept) | two gzip members, one CSV | read whole |
+| a 1 MiB session id (kept) | one cell of 2^20 characters | analysed |
+| 200,000-deep params (kept) | `[[[...]]]` | analysed, counted in params_invalid |
+| concatenated exports (kept) | `cat a.csv b.csv`: a header mid-file | that line rejected |
+| a mixed-schema Parquet glob (kept) | one file without `env` | columns by name; its env is null |
 """
 
 from __future__ import annotations
@@ -40,8 +44,13 @@ import sys
 import time
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from conftest import event, write_csv
+
+from helpers import build_report
+from helpers.params import ReportParams
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -519,3 +528,37 @@ def test_a_multi_member_gzip_is_read_whole(tmp_path):
     source = tmp_path / "e.csv.gz"
     source.write_bytes(gzip.compress(header + rows[0]) + gzip.compress(rows[1]))
     assert _rows_read(source) == 2
+
+
+def test_cells_at_the_limits_are_analysed(report_of):
+    huge = report_of([event(session_id="s" * (1 << 20)), event(session_id="b")])
+    assert (huge.data_quality["rows_analysed"], huge.objectives["users_total"]) == (2, 2)
+    deep = report_of([event(params="[" * 200_000 + "]" * 200_000), event(session_id="b")])
+    assert deep.data_quality["rows_analysed"] == 2
+    assert deep.data_quality["params_invalid"] == 1  # a list, however deep, is not an object
+
+
+def test_concatenated_exports_reject_the_second_header_and_keep_the_rest(tmp_path):
+    first = write_csv(tmp_path / "a.csv", [event(session_id="a1"), event(session_id="a2")])
+    second = write_csv(tmp_path / "b.csv", [event(session_id="b1")])
+    both = tmp_path / "both.csv"
+    both.write_text(first.read_text() + second.read_text())
+    report = build_report(ReportParams(source=str(both)))
+    assert report.data_quality["rows_read"] == 4
+    assert report.data_quality["rows_analysed"] == 3
+    (header,) = report.rejected.to_pylist()
+    assert (header["source_row"], header["reason"], header["datetime"]) == (
+        4, "invalid_datetime", "datetime"
+    )
+
+
+def test_a_parquet_glob_of_different_schemas_reads_columns_by_name(tmp_path):
+    pq.write_table(pa.table({"datetime": ["2021-01-23 10:00:00.000 UTC"], "session_id": ["p1"],
+                             "env": ["production"]}), tmp_path / "a.parquet")  # fmt: skip
+    pq.write_table(pa.table({"datetime": ["2021-01-23 11:00:00.000 UTC"], "session_id": ["p2"],
+                             "page_type": ["search_page"]}), tmp_path / "b.parquet")  # fmt: skip
+    report = build_report(ReportParams(source=str(tmp_path / "*.parquet")))
+    assert report.data_quality["rows_read"] == 2
+    # b.parquet has no env: null there, and a null env is not production (the spec's rule).
+    assert report.data_quality["rows_excluded"]["non_production_env"] == 1
+    assert report.objectives["users_total"] == 1

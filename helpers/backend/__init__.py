@@ -234,21 +234,36 @@ def with_json_fields(
     table: ir.Table, column: str, paths: list[str]
 ) -> tuple[ir.Table, list[JsonField]]:
     """:func:`json_fields` of the JSON text in ``column``, read once per row: ``table`` with
-    a kind and a text column per path (``_json_kind_N``, ``_json_text_N``) on PostgreSQL, the
-    same ``table`` elsewhere, and the fields, which refer to that table."""
+    a kind and a text column per path (``_json_kind_N``, ``_json_text_N``) on DuckDB and
+    PostgreSQL, the same ``table`` on Spark, and the fields, which refer to that table.
+
+    The fields' expressions are large (a key given twice is read the slow way on DuckDB) and
+    every reader of a field would get its own copy: as columns behind a barrier (a LIMIT no
+    table reaches, see :func:`computed_once`) they are computed once, and the query stays
+    small (on DuckDB 335 kB -> 44 kB of SQL, and 2 s less planning in every run)."""
     engine_name = table.get_backend().name
-    if engine_name != POSTGRES:
+    if engine_name == PYSPARK:  # Spark shares the work of copies itself
         return table, json_fields(engine_name, table[column], paths)
-    # The text is parsed once into a column, and each value read out of it once, into columns:
-    # see computed_once(). Written as one expression, PostgreSQL would parse it for every use.
+    if engine_name == DUCKDB:
+        return _as_columns(table, json_fields(engine_name, table[column], paths))
+    # The text is parsed once into a column, and each value read out of it once, into columns.
+    # Written as one expression, PostgreSQL would parse it for every use.
     parsed = computed_once(table.mutate(_json=_pg_try_json(table[column])))
+    return _as_columns(parsed, _pg_json_fields(parsed._json, paths), drop=("_json",))
+
+
+def _as_columns(
+    table: ir.Table, fields: list[JsonField], drop: tuple[str, ...] = ()
+) -> tuple[ir.Table, list[JsonField]]:
+    """``table`` with each field's kind and text as columns, behind a barrier that keeps Ibis
+    and the engine from copying their expressions into the queries that read them."""
     values = {}
-    for i, field in enumerate(_pg_json_fields(parsed._json, paths)):
+    for i, field in enumerate(fields):
         values[f"_json_kind_{i}"], values[f"_json_text_{i}"] = field.kind, field.text
-    read = computed_once(parsed.mutate(**values).drop("_json"))
+    read = table.mutate(**values).drop(*drop).limit(_NO_LIMIT)
     return read, [
         JsonField(kind=read[f"_json_kind_{i}"], text=read[f"_json_text_{i}"])
-        for i in range(len(paths))
+        for i in range(len(fields))
     ]
 
 

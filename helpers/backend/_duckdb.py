@@ -102,8 +102,8 @@ def _json_extract_string(doc: dt.JSON, path: str) -> str: ...
 # JSON.parse, Python's json, PostgreSQL and Spark (as configured) take the last. These macros,
 # created in the connection's temp schema on first use, read the last. Walking a path that way
 # costs twice the one extraction of every path, so a document takes it only when one of the
-# path's keys, quoted, is twice in the text of the object that holds it (or the document holds
-# a \u escape, which may spell a key): a cheap search no repeated key on a path escapes.
+# paths' keys, quoted, is twice in its text (or it holds a \u escape, which may spell a key):
+# a cheap search that no repeated key on a path escapes.
 _MACROS = r"""
 CREATE OR REPLACE TEMP MACRO car_json_last(node, k) AS (
   CASE WHEN json_type(node) = 'OBJECT' THEN
@@ -134,18 +134,13 @@ def _json_last_fields(doc: ir.StringValue, paths: list[str]) -> list[tuple[ir.Va
     _create_json_macros(doc._find_backend())
     root = doc.try_cast("json")
     steps = {path: path.split(".")[1:] for path in paths}
-    # Each object a path passes through, extracted with the values (one parse): a nested
-    # key is looked for twice in its own object's text, which is short, not in the document.
-    levels = sorted({".".join(["$", *keys[:n]]) for keys in steps.values()
-                     for n in range(1, len(keys))})  # fmt: skip
-    extracted = _json_extract_paths(root, [*paths, *levels])
-    node_at = {p: extracted[i] for i, p in enumerate([*paths, *levels])}
-    looked_for = {(".".join(["$", *keys[:n]]), key) for keys in steps.values()
-                  for n, key in enumerate(keys)}  # fmt: skip
-    repeated = ibis.or_(doc.contains("\\u"), *[
-        _json_twice(doc if level == "$" else node_at[level].cast("string"), f'"{key}"')
-        for level, key in sorted(looked_for)
-    ])  # fmt: skip
+    extracted = _json_extract_paths(root, paths)
+    node_at = {path: extracted[i] for i, path in enumerate(paths)}
+    # A key of a path, quoted, found twice in the document's text (or a \u escape, which may
+    # spell a key) sends the document the slow way. Searching the text is cheap; a key that
+    # repeats elsewhere in the document only costs time, never a wrong value.
+    names = sorted({key for keys in steps.values() for key in keys})
+    repeated = ibis.or_(doc.contains("\\u"), *[_json_twice(doc, f'"{key}"') for key in names])
     fields = []
     for path, keys in steps.items():
         node = node_at[path]
