@@ -11,6 +11,8 @@ import csv
 import json
 import os
 import random
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,6 +59,21 @@ def event(**cells: Any) -> dict[str, str]:
     for key, value in cells.items():
         row[key] = json.dumps(value) if isinstance(value, dict | list) else value
     return row
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 900
+) -> subprocess.CompletedProcess[str]:
+    """``python -m helpers ARGS`` in its own process from the repository root, as a user runs
+    it: its exit code, stdout and stderr (warnings of the libraries silenced)."""
+    return subprocess.run(
+        [sys.executable, "-m", "helpers", *args], cwd=ROOT, capture_output=True, text=True,
+        timeout=timeout, check=False,
+        env={**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})},
+    )  # fmt: skip
 
 
 def write_csv(path: Path, rows: list[dict[str, str]], columns: list[str] | None = None) -> Path:

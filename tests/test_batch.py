@@ -6,25 +6,17 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pytest
+from conftest import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "helpers", *args], cwd=ROOT, capture_output=True, text=True,
-        timeout=900, env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +25,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> Path:
     day, run as one batch, in order: day 2 first would not be compared."""
     directory = tmp_path_factory.mktemp("batch")
     events = directory / "events.csv"
-    assert _cli("synth", "--rows", "3000", "--days", "3", str(events)).returncode == 0
+    assert run_cli("synth", "--rows", "3000", "--days", "3", str(events)).returncode == 0
     table = pacsv.read_csv(events, convert_options=pacsv.ConvertOptions(
         column_types={"datetime": "string"}, strings_can_be_null=False))  # fmt: skip
     days = pc.utf8_slice_codeunits(table.column("datetime"), 0, 10)
@@ -46,7 +38,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert len(params) == 3
     out = directory / "out"
     args = [a for p in params for a in ("--params", str(p))]
-    result = _cli("run", "--out", str(out), *args)
+    result = run_cli("run", "--out", str(out), *args)
     assert result.returncode == 0, result.stderr
     return out
 

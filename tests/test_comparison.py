@@ -7,13 +7,10 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import event, write_csv
+from conftest import event, run_cli, write_csv
 
 from helpers import views
 from helpers.comparison import attach, compare, load_previous, precedes
@@ -119,12 +116,6 @@ def test_precedes_follows_the_periods_and_the_users(report_of) -> None:
     assert not precedes(early, visitors)
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "helpers", *args], cwd=ROOT, capture_output=True, text=True,
-        timeout=300, env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )  # fmt: skip
-
 
 @pytest.fixture(scope="module")
 def visitors_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -149,7 +140,7 @@ def test_a_compare_to_file_that_cannot_be_compared_is_refused_in_one_paragraph(
 ) -> None:
     source = write_csv(tmp_path / "events.csv", [event()])
     target = make(tmp_path, visitors_report)
-    result = _cli("run", "--json-only", "--source", str(source), "--out", str(tmp_path / "out"),
+    result = run_cli("run", "--json-only", "--source", str(source), "--out", str(tmp_path / "out"),
                   "--compare-to", str(target))  # fmt: skip
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
@@ -161,9 +152,9 @@ def test_a_compare_to_file_that_cannot_be_compared_is_refused_in_one_paragraph(
 def test_compare_to_through_the_cli_writes_the_comparison(tmp_path: Path) -> None:
     first = write_csv(tmp_path / "a.csv", [event(), event(session_id="s2")])
     second = write_csv(tmp_path / "b.csv", [event(event_type="click_book-now")])
-    assert _cli("run", "--json-only", "--source", str(first), "--out", str(tmp_path / "a")
+    assert run_cli("run", "--json-only", "--source", str(first), "--out", str(tmp_path / "a")
                 ).returncode == 0  # fmt: skip
-    result = _cli("run", "--json-only", "--source", str(second), "--out", str(tmp_path / "b"),
+    result = run_cli("run", "--json-only", "--source", str(second), "--out", str(tmp_path / "b"),
                   "--compare-to", str(tmp_path / "a" / "report.json"))  # fmt: skip
     assert result.returncode == 0, result.stderr
     block = json.loads((tmp_path / "b" / "report.json").read_text())["comparison"]

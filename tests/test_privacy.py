@@ -9,14 +9,12 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import COLUMNS, event, write_csv
+from conftest import COLUMNS, event, run_cli, write_csv
 
 from helpers import views
 from helpers.events import build_report
@@ -26,15 +24,6 @@ from helpers.params import ReportParams
 ROOT = Path(__file__).resolve().parent.parent
 GONE = "forget-me-7f3a"  # the forgotten user's session id
 GONE_VISITOR = "visitor-gone-91c2"  # a forgotten visitor (another person)
-
-
-def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    import os
-
-    return subprocess.run(
-        [sys.executable, "-m", "helpers", *args], cwd=ROOT, capture_output=True, text=True,
-        timeout=600, check=False, env={**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})},
-    )  # fmt: skip
 
 
 def _rows() -> list[dict[str, str]]:
@@ -92,7 +81,7 @@ def _as_parquet(rows: list[dict[str, str]], path: Path) -> Path:
 def test_a_forgotten_user_is_in_no_output_log_or_notebook(tmp_path: Path) -> None:
     source = write_csv(tmp_path / "events.csv", _rows())
     out = tmp_path / "out"
-    result = cli("run", "--debug", "--source", str(source), "--out", str(out),
+    result = run_cli("run", "--debug", "--source", str(source), "--out", str(out),
                  "--set", f"forget={_forget_file(tmp_path)}")  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert {p.name for p in out.iterdir()} == {
@@ -174,7 +163,7 @@ def test_forgetting_works_for_a_google_sheet(tmp_path: Path, monkeypatch) -> Non
 def test_bad_privacy_input_is_one_paragraph_and_exit_2(tmp_path: Path, setting, said) -> None:
     source = write_csv(tmp_path / "events.csv", _rows())
     setting = setting.format(missing=tmp_path / "nowhere.txt")
-    result = cli("run", "--json-only", "--source", str(source), "--out", str(tmp_path / "out"),
+    result = run_cli("run", "--json-only", "--source", str(source), "--out", str(tmp_path / "out"),
                  "--set", setting, "--set", "pseudonymise=[rejected_rows]",
                  env={"EMPTY_PSEUDONYM_KEY": ""})  # fmt: skip
     assert result.returncode == 2, result.stderr
