@@ -194,19 +194,24 @@ def _with_copy_number(cells: ir.Table) -> ir.Table:
     numbering copies over all rows marks exactly the later copies of analysable rows. Only
     rows whose hash of all cells repeats can be copies; numbering just those, by their cells,
     keeps the exact comparison but spares sorting every row by every column.
+
+    Each row's hash is computed once, into a narrow table kept by the engine (``_row`` and
+    the hash: 16 bytes a row): engines inline a subquery into every place that reads it, and
+    the hashes are read twice (to count them and to pick the candidates). The candidates'
+    copy numbers are a small table joined back by ``_row``.
     """
     columns = [c for c in cells.columns if c not in (ROW, "_ts_us")]
     engine = cells.get_backend().name
-    hashed = cells.mutate(_hash=row_hash(engine, {c: cells[c] for c in columns}))
-    repeated = (
-        hashed.group_by("_hash").aggregate(n=hashed.count()).filter(lambda t: t.n > 1)["_hash",]
+    hashes = cells.select(ROW, _hash=row_hash(engine, {c: cells[c] for c in columns})).cache()
+    repeated = hashes.group_by("_hash").aggregate(n=hashes.count()).filter(lambda t: t.n > 1)
+    candidates = hashes.semi_join(repeated, "_hash").select(ROW)
+    may_repeat = cells.semi_join(candidates, ROW)
+    copies = may_repeat.select(
+        may_repeat[ROW].name("_copy_row"),
+        _copy=ibis.row_number().over(group_by=columns, order_by=may_repeat[ROW]),
     )
-    may_repeat = hashed.semi_join(repeated, "_hash")
-    copies = may_repeat.mutate(
-        _copy=ibis.row_number().over(group_by=columns, order_by=may_repeat[ROW])
-    )
-    unique = hashed.anti_join(repeated, "_hash").mutate(_copy=ibis.literal(0, "int64"))
-    return ibis.union(unique, copies, distinct=False).drop("_hash")
+    joined = cells.left_join(copies, cells[ROW] == copies._copy_row)
+    return joined.mutate(_copy=joined._copy.fill_null(0)).drop("_copy_row")
 
 
 def _exclusion_reason(t: ir.Table, params: ReportParams, forget: list[str]) -> ir.StringValue:

@@ -13,6 +13,8 @@ from typing import Any
 import jsonschema
 import pytest
 from conftest import COLUMNS, event
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from helpers import Events, open_events
 from helpers import objectives as obj
@@ -618,3 +620,26 @@ def test_visitors_with_conflicting_groups_are_excluded(synthetic_50k) -> None:
     assert 0.001 < test["users_in_several_groups"] / assigned_users < 0.015
     assert test["users"] + test["users_in_several_groups"] == assigned_users
 
+
+
+@given(
+    st.lists(st.integers(min_value=0, max_value=10**7), min_size=2, max_size=6),
+    st.integers(min_value=1, max_value=10**6), st.integers(min_value=1, max_value=10**6),
+    st.integers(min_value=0, max_value=10**6), st.integers(min_value=0, max_value=10**6),
+)  # fmt: skip
+@settings(deadline=None)  # the first example imports scipy.stats
+def test_the_statistics_are_scipy_stats_figures_exactly(sizes, n, n0, s, s0) -> None:
+    """The tests compute scipy.stats' figures from scipy.special, sparing its 1 s import:
+    the same functions scipy.stats calls, so the same floats, not nearly the same."""
+    from scipy import stats as scipy_stats
+
+    if sum(sizes):
+        statistic, p_value = scipy_stats.chisquare(sizes)
+        srm = stats.sample_ratio_mismatch(sizes)
+        assert (srm.chi_square, srm.p_value) == (float(statistic), float(p_value))
+    s, s0 = min(s, n), min(s0, n0)
+    got = stats.compare_proportions(s, n, s0, n0)
+    p1, p0 = s / n, s0 / n0
+    margin = float(scipy_stats.norm.ppf(0.975)) * math.sqrt(p1 * (1 - p1) / n + p0 * (1 - p0) / n0)
+    assert got.ci_high == (p1 - p0) + margin
+    assert got.p_value == float(2 * scipy_stats.norm.sf(abs(got.z)))

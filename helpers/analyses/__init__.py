@@ -10,7 +10,9 @@ means adding its module, its template and its test, nothing else.
 from __future__ import annotations
 
 import importlib
+import logging
 import pkgutil
+import time
 from typing import Any
 
 from pydantic import Field, create_model
@@ -22,6 +24,8 @@ __all__ = [
     "ANALYSES", "Analysis", "Result", "analysis_of", "compute_all", "get", "in_section",
     "insights_model", "section_model", "unavailable",
 ]  # fmt: skip
+
+_log = logging.getLogger("helpers.report")
 
 
 def _discover() -> tuple[Analysis, ...]:
@@ -59,11 +63,14 @@ def in_section(section: str) -> tuple[Analysis, ...]:
 
 
 def compute_all(grains: Grains, section: str = "insights") -> dict[str, Any]:
-    """Every analysis of ``section``'s result, in report order."""
-    return {
-        analysis.key: None if analysis.missing(grains) else analysis.compute(grains)
-        for analysis in in_section(section)
-    }
+    """Every analysis of ``section``'s result, in report order (each one's time logged at
+    DEBUG, as ``--debug`` shows it)."""
+    results = {}
+    for analysis in in_section(section):
+        started = time.perf_counter()
+        results[analysis.key] = None if analysis.missing(grains) else analysis.compute(grains)
+        _log.debug("  %s: %.2f s", analysis.key, time.perf_counter() - started)
+    return results
 
 
 def unavailable(grains: Grains) -> dict[str, list[str]]:

@@ -1,6 +1,7 @@
 """Statistics for comparing groups: two-proportion tests and sample-ratio checks.
 
-scipy is imported inside each function: a run without A/B tests never pays its import (0.4 s).
+scipy.special is imported inside each function, so a run without A/B tests never pays its import
+(0.3 s); scipy.stats, which would cost 1 s more, is not imported at all.
 """
 
 from __future__ import annotations
@@ -54,16 +55,16 @@ def compare_proportions(
             difference=None, relative_difference=None, ci_low=None, ci_high=None, z=None,
             p_value=None, significant=None,
         )  # fmt: skip
-    from scipy import stats
+    from scipy import special
 
     p1, p0 = successes / n, control_successes / control_n
     difference = p1 - p0
     unpooled = math.sqrt(p1 * (1 - p1) / n + p0 * (1 - p0) / control_n)
-    margin = float(stats.norm.ppf(1 - alpha / 2)) * unpooled
+    margin = float(special.ndtri(1 - alpha / 2)) * unpooled  # scipy.stats.norm.ppf
     pooled_rate = (successes + control_successes) / (n + control_n)
     pooled = math.sqrt(pooled_rate * (1 - pooled_rate) * (1 / n + 1 / control_n))
     z = difference / pooled if pooled > 0 else 0.0
-    p_value = float(2 * stats.norm.sf(abs(z)))
+    p_value = float(2 * special.ndtr(-abs(z)))  # scipy.stats.norm.sf
     return Comparison(
         difference=difference,
         relative_difference=difference / p0 if p0 > 0 else None,
@@ -83,9 +84,14 @@ def sample_ratio_mismatch(
     groups or no users."""
     if len(group_users) < 2 or sum(group_users) == 0:
         return None
-    from scipy import stats
+    import numpy as np
+    from scipy import special
 
-    statistic, p_value = stats.chisquare(group_users)
+    # scipy.stats.chisquare, computed as it computes it, without importing scipy.stats (1 s).
+    observed = np.asarray(group_users, dtype=np.float64)
+    expected = observed.mean()
+    statistic = ((observed - expected) ** 2 / expected).sum()
+    p_value = special.chdtrc(len(group_users) - 1, statistic)
     return SampleRatio(
         chi_square=float(statistic), p_value=float(p_value), mismatch=bool(p_value < alpha)
     )

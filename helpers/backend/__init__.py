@@ -377,12 +377,14 @@ def object_entries(table: ir.Table, column: str, keep: list[str]) -> ir.Table:
         entries = table.select(
             *keep, entries=_try_variant_get_map(variant, "$", "map<string,string>")
         )
-        entries = entries.filter(entries.entries.notnull())
+        # No filter of the null maps (see below): exploding null keys gives no row.
         entries = entries.mutate(key=entries.entries.keys().unnest())
         return entries.select(*keep, "key", value=entries.entries[entries.key])
     _create_json_macros(table.get_backend())
     entries = table.select(*keep, entries=_json_object(table[column].try_cast("json")))
-    entries = entries.filter(entries.entries.notnull())
+    # A cell that is no object is a null map, and unnesting its null keys gives no row. No
+    # filter: DuckDB would push one below a DISTINCT beneath ``table`` and read every row's
+    # JSON there, not just each distinct cell's.
     entries = entries.mutate(key=entries.entries.keys().unnest())
     node = entries.entries[entries.key]
     return entries.select(*keep, "key", value=ibis.coalesce(node.str, node.cast("string")))
