@@ -326,6 +326,55 @@ def test_the_html_in_a_real_browser(sample_run: Path, width: int) -> None:
     assert shot.stat().st_size > 10_000
 
 
+_ANALYSES = ("funnels", "retention", "trends", "lifecycle")
+
+
+@_NEEDS_CHROMIUM
+def test_the_analyses_charts_in_a_real_browser(sample_run: Path) -> None:
+    """Each of the analyst's questions at phone width: its charts drawn and inside the
+    screen, its figures those of report.json, its retention blanks blank; one screenshot per
+    analysis (outputs/screenshots/analysis-<key>-390px.png)."""
+    report = json.loads((sample_run / "report.json").read_text())
+    console: list[tuple[str, str]] = []
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with _browser() as browser:
+        page = browser.new_page(viewport={"width": 390, "height": 900})
+        page.on("console", lambda message: console.append((message.type, message.text)))
+        page.on("pageerror", lambda error: console.append(("pageerror", str(error))))
+        page.goto((sample_run / "report.html").as_uri(), wait_until="load")
+        sections = {}
+        for key in _ANALYSES:
+            section = page.locator(f".jp-OutputArea-output:has(h2#{key})")
+            sections[key] = section.evaluate("""s => ({
+                charts: [...s.querySelectorAll('img.car-chart')].map(i =>
+                    [i.naturalWidth, i.getBoundingClientRect().right]),
+                figures: [...s.querySelectorAll('[data-key]')].map(e =>
+                    [e.dataset.key, e.dataset.value, e.innerText]),
+                cells: [...s.querySelectorAll('td')].map(td => td.innerText.trim()),
+                narrative: s.querySelector('p.car-narrative').innerText,
+            })""")
+            section.screenshot(path=str(SCREENSHOTS / f"analysis-{key}-390px.png"))
+    assert [m for m in console if m[0] in ("error", "pageerror")] == []
+    analyses = report["analyses"]
+    for key, shown in sections.items():
+        assert shown["charts"], f"{key} has no chart"
+        for natural_width, right in shown["charts"]:
+            assert natural_width > 0 and right <= 390, (key, natural_width, right)
+        assert shown["figures"], f"{key} shows no figure"
+        for pointer, value, text in shown["figures"]:
+            assert pointer.startswith(f"/analyses/{key}/"), pointer
+            assert resolve(report, pointer) == int(value) and text.strip() == f"{int(value):,}"
+        assert len(shown["narrative"]) > 40, key
+    # The sample is four weeks of data: every analysis has something to show.
+    assert len(analyses["trends"]["periods"]) >= 28 and len(analyses["lifecycle"]["periods"]) >= 3
+    # A retention cell not yet observed (null in report.json) is blank in the page, never 0.
+    unobserved = sum(v is None for c in analyses["retention"]["cohorts"] for v in c["retained"])
+    assert unobserved > 0
+    assert sum(cell == "" for cell in sections["retention"]["cells"]) >= unobserved
+    for key in _ANALYSES:
+        assert (SCREENSHOTS / f"analysis-{key}-390px.png").stat().st_size > 5_000
+
+
 @_NEEDS_CHROMIUM
 def test_the_html_in_dark_mode_and_on_paper(sample_run: Path) -> None:
     page_path = sample_run / "report.html"
