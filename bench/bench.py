@@ -134,6 +134,8 @@ class Run:
     cpu_s: float | None = None  # user + system CPU seconds of the measured command
     other_cpu_s: float | None = None  # CPU seconds the rest of the machine used meanwhile
     stderr_tail: str = ""
+    # The report's stage times, where it ran with --debug ("helpers.report: cleaning: 5.53 s").
+    stages: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -269,7 +271,20 @@ def measure(
             cpu_s=cpu,
             other_cpu_s=other,
             stderr_tail="\n".join(lines[-15:]),
+            stages=stage_times(lines),
         )
+
+
+_STAGE = re.compile(r"^helpers\.report: (?P<stage>[^:]+): (?P<s>\d+(?:\.\d+)?) s$")
+
+
+def stage_times(stderr_lines: list[str]) -> dict[str, float]:
+    """The top-level stage times ``--debug`` logs (indented sub-stages left out)."""
+    found = {}
+    for line in stderr_lines:
+        if m := _STAGE.match(line):
+            found[m["stage"]] = float(m["s"])
+    return found
 
 
 def _rusage(text: str) -> tuple[int | None, float | None]:

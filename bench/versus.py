@@ -7,12 +7,13 @@ Run from the repository root with the project's virtualenv (``make bench`` runs 
     .venv/bin/python -m bench.versus --cases 1m/csv,100m/parquet --repeat 1
 
 For each case, in one run and alternating, A B A B A B: (A) ``python bench/baseline.py FILE``
-and (B) ``python -m helpers run --source FILE --json-only`` (the default report: objectives,
-insights, the default analyses), each a fresh process on a warm page cache. Records the
-median wall time, CPU seconds and peak RSS of each, the ratio B/A, and whether both give the
-same eight objectives; also the startup of (B) on a 10-row file. The events are four weeks
-of synthetic data (:func:`helpers.synthetic.synthetic_events`), generated once under
-``bench/cache/``; the 100m case is a directory of Parquet files.
+and (B) ``python -m helpers run --source FILE --json-only --debug`` (the default report:
+objectives, insights, the default analyses; ``--debug`` only logs each stage's time), each a
+fresh process on a warm page cache. Records the median wall time, CPU seconds and peak RSS
+of each, (B)'s stage times, the ratio B/A, and whether both give the same eight objectives;
+also the startup of (B) on a 10-row file. The events are four weeks of synthetic data
+(:func:`helpers.synthetic.synthetic_events`), generated once under ``bench/cache/``; the
+100m case is a directory of Parquet files.
 
 Writes ``bench/versus.json`` and the section "Against hand-written SQL" of
 ``bench/results.md`` (which :mod:`bench.bench` keeps as it is).
@@ -91,6 +92,11 @@ def _summary(runs: list[Any]) -> dict[str, Any]:
         "median_cpu_s": round(statistics.median(r.cpu_s for r in ok if r.cpu_s), 2) if ok else None,
         "peak_rss_mb": mb(max((r.max_rss_kb or 0 for r in runs), default=0) or None),
         "walls_s": [r.wall_s for r in runs],
+        # The report's --debug stage times: median per stage over the runs that logged it.
+        "stages_s": {
+            stage: round(statistics.median(r.stages[stage] for r in ok if stage in r.stages), 3)
+            for stage in dict.fromkeys(stage for r in ok for stage in r.stages)
+        },
         "stderr_tail": next((r.stderr_tail for r in runs if r.returncode != 0), ""),
     }
 
@@ -103,7 +109,7 @@ def versus(path: Path, repeat: int, work: Path) -> dict[str, Any]:
     commands = {
         "baseline": [sys.executable, str(BENCH / "baseline.py"), str(path), str(baseline_json)],
         "report": [sys.executable, "-m", "helpers", "run", "--source", str(path), "--out",
-                   str(out), "--json-only"],
+                   str(out), "--json-only", "--debug"],
     }  # fmt: skip
     runs: dict[str, list[Any]] = {kind: [] for kind in commands}
     for i in range(repeat):
@@ -152,6 +158,12 @@ def targets(cases: dict[str, dict[str, Any]], start_s: float | None) -> list[tup
                           f"{b['peak_rss_mb']} MB (baseline {a['peak_rss_mb']} MB)",
                           b["peak_rss_mb"] <= limit))  # fmt: skip
     big = cases.get("10m/parquet")
+    analyses_s = big and big["report"].get("stages_s", {}).get("analyses")
+    if analyses_s is not None:
+        rest = big["report"]["median_wall_s"] - analyses_s
+        share = analyses_s / rest
+        found.append(("10m/parquet: the default analyses add at most 30% to --json-only",
+                      f"{share:.1%} ({analyses_s} s on top of {rest:.1f} s)", share <= 0.3))
     if big:
         rss = big["report"]["peak_rss_mb"]
         found.append(("10m/parquet: peak RSS within 3 GB at default settings", f"{rss} MB",
@@ -195,6 +207,15 @@ def markdown(result: dict[str, Any]) -> str:
             f"{a['peak_rss_mb']} | {b['median_wall_s']} | {b['median_cpu_s']} | "
             f"{b['peak_rss_mb']} | {c['ratio']} | {c['same_objectives']} |"
         )
+    stages = list(dict.fromkeys(st for c in result["cases"].values()
+                                for st in c["report"].get("stages_s", {})))  # fmt: skip
+    if stages:
+        lines += ["", "(B)'s stages (`--debug`, medians, seconds):", "",
+                  "| case | " + " | ".join(stages) + " |",
+                  "|---|" + "---:|" * len(stages)]  # fmt: skip
+        for key, c in result["cases"].items():
+            got = c["report"].get("stages_s", {})
+            lines.append(f"| {key} | " + " | ".join(str(got.get(st, "")) for st in stages) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -32,7 +32,7 @@ from helpers import analyses
 from helpers import report as assembly
 from helpers.activity import canonical, normalise_header
 from helpers.analysis_params import named_columns
-from helpers.backend import Engine, code_point_order, connect
+from helpers.backend import Engine, code_point_order, connect, default_memory_limit
 from helpers.clean import Cleaned, clean_events, event_columns
 from helpers.contract import Objectives
 from helpers.errors import ParameterError, ReportError, SourceError
@@ -308,10 +308,11 @@ class Events:
         except Exception as exc:
             if type(exc).__name__ == "OutOfMemoryException":  # duckdb's, by name: no import
                 limit = self.params.memory_limit
+                within = limit or f"{default_memory_limit()} (the default, a tenth of memory)"
                 raise ReportError(
-                    f"DuckDB ran out of memory{f' within memory_limit {limit}' if limit else ''}"
-                    f" ({str(exc).splitlines()[0]}). Raise memory_limit, or leave it unset to "
-                    f"use most of the machine's memory; beyond it DuckDB spills to disk."
+                    f"DuckDB ran out of memory within memory_limit {within} "
+                    f"({str(exc).splitlines()[0]}). Raise memory_limit, e.g. --set "
+                    f"memory_limit=50% (of the machine's memory); below it DuckDB spills to disk."
                 ) from None
             damaged = next((f for f in self._files if f in str(exc)), None)
             if damaged is None:

@@ -110,8 +110,8 @@ class ReportParams(BaseModel):
     )
     memory_limit: str | None = Field(
         default=None,
-        description="DuckDB memory limit such as '1GB'; beyond it DuckDB spills to disk."
-        " None: DuckDB's default (80% of RAM).",
+        description="DuckDB memory limit such as '8GB' or '50%' (of the machine's memory);"
+        " beyond it DuckDB spills to disk. None: a tenth of the machine's memory, at least 1GB.",
     )
     spark_master: str | None = Field(
         default=None,

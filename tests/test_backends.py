@@ -3,6 +3,7 @@ reached through an Ibis connection URL. Every figure must equal DuckDB's."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -123,6 +124,25 @@ def test_a_memory_limit_spills_instead_of_changing_numbers() -> None:
     assert limited.data_quality == default.data_quality
     with pytest.raises(ReportError, match="memory_limit 'lots' was refused"):
         build_report(ReportParams(memory_limit="lots"))
+
+
+def _bytes(setting: str) -> float:
+    number, unit = setting.split()
+    return float(number) * 1024 ** ["bytes", "KiB", "MiB", "GiB", "TiB"].index(unit)
+
+
+def test_duckdb_holds_a_tenth_of_the_machines_memory_unless_told_otherwise() -> None:
+    def limit(sql) -> float:
+        return _bytes(sql("SELECT current_setting('memory_limit')").fetchone()[0])
+
+    machine = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    own = limit(duckdb.connect().execute)  # DuckDB's own default: 80% of the memory it sees
+    ours = limit(connect("duckdb").con.raw_sql)
+    # current_setting rounds to a tenth of a GiB
+    assert ours == pytest.approx(max(machine / 10, 1e9), rel=0.03) and ours < own / 7
+    half = limit(connect("duckdb", memory_limit="50%").con.raw_sql)
+    assert half == pytest.approx(machine / 2, rel=0.05)
+    assert limit(connect("duckdb", memory_limit="3GiB").con.raw_sql) == 3 * 2**30
 
 
 def test_duckdb_spills_under_the_system_temp_directory_not_the_working_one() -> None:

@@ -58,11 +58,16 @@ def test_the_report_is_measured_against_the_hand_written_sql(tmp_path: Path) -> 
         assert case["ratio"] == round(
             case["report"]["median_wall_s"] / case["baseline"]["median_wall_s"], 2
         )
+        # The report's own stage times, read from its --debug log.
+        stages = case["report"]["stages_s"]
+        assert {"reading the events", "cleaning", "insights", "analyses"} <= set(stages), stages
+        assert 0 < sum(stages.values()) < case["report"]["median_wall_s"] * 1.5
     assert 0 < result["startup_s"] < 60
     md = out.with_suffix(".md").read_text()
     assert "## Spark jobs per report\n\nkept" in md  # another script's section is kept
     assert "## Against hand-written SQL" in md and "| 10k/csv |" in md
     assert "startup: a 10-row file under 1.5 s" in md
+    assert "(B)'s stages" in md and "| analyses |" in md
 
 
 def test_the_hand_written_sql_gives_the_reports_objectives_on_the_sample() -> None:

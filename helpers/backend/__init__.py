@@ -43,6 +43,7 @@ from helpers.backend._duckdb import (
     _scan,
     _scannable,
     _spill_directory,
+    default_memory_limit,
 )
 from helpers.backend._postgres import (
     _PG_TRY_CASTS,
@@ -149,18 +150,17 @@ _TABLES_SHOWN = 20
 def connect(
     backend: str = DUCKDB, *, spark_master: str | None = None, memory_limit: str | None = None
 ) -> Engine:
-    """Connect to ``duckdb`` (embedded; ``memory_limit`` makes it spill to disk beyond that),
-    ``pyspark`` (the active Spark session, else a local one, else ``spark_master``) or any
-    Ibis connection URL (``postgres://...``)."""
+    """Connect to ``duckdb`` (embedded; it spills to disk beyond ``memory_limit``, by default
+    :func:`default_memory_limit`), ``pyspark`` (the active Spark session, else a local one,
+    else ``spark_master``) or any Ibis connection URL (``postgres://...``)."""
     if backend == DUCKDB:
         # Every query orders what it returns (ORDER BY, or by _row/_seq), so DuckDB need not
         # keep rows in input order between operators: less buffering, parallel table writes.
         config: dict[str, Any] = {
             "preserve_insertion_order": False,
             "temp_directory": _spill_directory(),
+            "memory_limit": memory_limit or default_memory_limit(),
         }
-        if memory_limit:
-            config["memory_limit"] = memory_limit
         try:
             return Engine(DUCKDB, ibis.duckdb.connect(**config))
         except Exception as exc:  # duckdb.InvalidInputException for a bad limit
