@@ -38,8 +38,10 @@ from helpers.backend._common import JsonField, _kind, _quoted
 from helpers.backend._duckdb import (
     _create_json_macros,
     _json_extract_string,
+    _json_last_columns,
     _json_last_fields,
     _json_object,
+    _json_type,
     _scan,
     _scannable,
     _spill_directory,
@@ -245,7 +247,12 @@ def with_json_fields(
     if engine_name == PYSPARK:  # Spark shares the work of copies itself
         return table, json_fields(engine_name, table[column], paths)
     if engine_name == DUCKDB:
-        return _as_columns(table, json_fields(engine_name, table[column], paths))
+        nodes, names = _json_last_columns(table, column, paths, computed_once)
+        fields = [
+            JsonField(kind=_kind(_json_type(node, "$")), text=_json_extract_string(node, "$"))
+            for node in (nodes[n] for n in names)
+        ]
+        return _as_columns(nodes, fields, drop=tuple(names))
     # The text is parsed once into a column, and each value read out of it once, into columns.
     # Written as one expression, PostgreSQL would parse it for every use.
     parsed = computed_once(table.mutate(_json=_pg_try_json(table[column])))

@@ -8,6 +8,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -132,8 +133,11 @@ CREATE OR REPLACE TEMP MACRO car_json_last(node, k) AS (
     list_extract(json_extract(node, '$.*'),
                  len(json_keys(node)) + 1 - list_position(list_reverse(json_keys(node)), k))
   END);
+-- k at least twice in doc: removing every k removes more bytes than one k holds (a quoted key
+-- cannot overlap itself in JSON text). One pass over the text, where searching again after
+-- the first k copied the rest of it: 0.39 -> 0.22 s for five keys on 1M documents.
 CREATE OR REPLACE TEMP MACRO car_json_twice(doc, k) AS
-  coalesce(strpos(doc, k) > 0 AND strpos(substr(doc, strpos(doc, k) + length(k)), k) > 0, false);
+  coalesce(strlen(doc) - strlen(replace(doc, k, '')) > strlen(k), false);
 CREATE OR REPLACE TEMP MACRO car_json_object(node) AS (
   CASE WHEN json_type(node) = 'OBJECT' THEN map_from_entries(list_transform(
     list_filter(range(1, len(json_keys(node)) + 1),
@@ -154,25 +158,55 @@ def _create_json_macros(con: Any) -> None:
 def _json_last_fields(doc: ir.StringValue, paths: list[str]) -> list[tuple[ir.Value, ir.Value]]:
     """Per ``$``/``$.a.b`` path of the JSON text ``doc``: its node, then its DuckDB type."""
     _create_json_macros(doc._find_backend())
-    root = doc.try_cast("json")
-    steps = {path: path.split(".")[1:] for path in paths}
-    extracted = _json_extract_paths(root, paths)
-    node_at = {path: extracted[i] for i, path in enumerate(paths)}
-    # A key of a path, quoted, found twice in the document's text (or a \u escape, which may
-    # spell a key) sends the document the slow way. Searching the text is cheap; a key that
-    # repeats elsewhere in the document only costs time, never a wrong value.
-    names = sorted({key for keys in steps.values() for key in keys})
-    repeated = ibis.or_(doc.contains("\\u"), *[_json_twice(doc, f'"{key}"') for key in names])
-    fields = []
-    for path, keys in steps.items():
-        node = node_at[path]
-        if keys:
-            last = root
-            for key in keys:
-                last = _json_last(last, key)
-            node = ibis.ifelse(repeated, last, node)
-        fields.append((node, _json_type(node, "$")))
-    return fields
+    extracted = _json_extract_paths(doc.try_cast("json"), paths)
+    slow = _json_slow(doc, paths)
+    nodes = [_json_node(doc, path, extracted[i], slow) for i, path in enumerate(paths)]
+    return [(node, _json_type(node, "$")) for node in nodes]
+
+
+def _json_last_columns(
+    table: ir.Table, column: str, paths: list[str], once: Callable[[ir.Table], ir.Table]
+) -> tuple[ir.Table, list[str]]:
+    """``table`` with the node of each path of :func:`_json_last_fields` in a column of its
+    own (their names second), each step computed once per row behind a barrier (``once``).
+
+    DuckDB shares no work inside a CASE, and a node is one (``_json_node``): written as one
+    expression, the test for the slow way and the walk were evaluated again in every branch
+    of every reader (1M rows: 2.1 s of the cleaning's 6.6 CPU s)."""
+    _create_json_macros(table._find_backend())
+    doc = table[column]
+    walked = once(table.mutate(
+        _json_slow=_json_slow(doc, paths),
+        _json_walk=_json_extract_paths(doc.try_cast("json"), paths),
+    ))  # fmt: skip
+    names = [f"_json_node_{i}" for i in range(len(paths))]
+    nodes = {
+        name: _json_node(walked[column], path, walked._json_walk[i], walked._json_slow)
+        for i, (name, path) in enumerate(zip(names, paths, strict=True))
+    }
+    return once(walked.mutate(**nodes).drop("_json_slow", "_json_walk")), names
+
+
+def _json_slow(doc: ir.StringValue, paths: list[str]) -> ir.BooleanValue:
+    """Whether ``doc`` goes the slow way: a key of a path, quoted, found twice in its text (or
+    a \\u escape, which may spell a key). Searching the text is cheap; a key that repeats
+    elsewhere in the document only costs time, never a wrong value."""
+    names = sorted({key for path in paths for key in path.split(".")[1:]})
+    return ibis.or_(doc.contains("\\u"), *[_json_twice(doc, f'"{key}"') for key in names])
+
+
+def _json_node(
+    doc: ir.StringValue, path: str, extracted: ir.Value, slow: ir.BooleanValue
+) -> ir.Value:
+    """The node at ``path``: DuckDB's (``extracted``, the first value of a key given twice),
+    or on the slow way the last value of each key, one step at a time."""
+    keys = path.split(".")[1:]
+    if not keys:
+        return extracted
+    last = doc.try_cast("json")
+    for key in keys:
+        last = _json_last(last, key)
+    return ibis.ifelse(slow, last, extracted)
 
 
 @ibis.udf.scalar.builtin(name="car_json_last")
