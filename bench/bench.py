@@ -275,7 +275,7 @@ def measure(
         )
 
 
-_STAGE = re.compile(r"^helpers\.report: (?P<stage>[^:]+): (?P<s>\d+(?:\.\d+)?) s$")
+_STAGE = re.compile(r"^helpers\.report: (?P<stage>[^: ][^:]*): (?P<s>\d+(?:\.\d+)?) s$")
 
 
 def stage_times(stderr_lines: list[str]) -> dict[str, float]:

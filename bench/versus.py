@@ -171,9 +171,14 @@ def targets(cases: dict[str, dict[str, Any]], start_s: float | None) -> list[tup
     huge = cases.get("100m/parquet")
     if huge:
         r = huge["report"]
+        if r["ok"]:
+            measured = f"{r['median_wall_s']} s, peak RSS {r['peak_rss_mb']} MB"
+        else:  # the run's own last words: what a user would read
+            said = r["stderr_tail"].strip().splitlines()[-1]
+            measured = (f"failed after {max(r['walls_s'])} s at peak RSS {r['peak_rss_mb']} MB: "
+                        f"\"{said[:110]}…\"")  # fmt: skip
         found.append(("100m/parquet: completes at default settings",
-                      f"{r['median_wall_s']} s, peak RSS {r['peak_rss_mb']} MB, "
-                      f"{huge['disk_mb']} MB on disk", r["ok"]))  # fmt: skip
+                      f"{measured} ({huge['disk_mb']} MB on disk)", r["ok"]))  # fmt: skip
     points = [(c["rows"] / 1e6, c["report"]["median_wall_s"]) for c in cases.values()
               if c["report"]["median_wall_s"] is not None]  # fmt: skip
     slope = least_squares_slope(*map(list, zip(*points, strict=True))) if points else None
@@ -187,13 +192,20 @@ def targets(cases: dict[str, dict[str, Any]], start_s: float | None) -> list[tup
 
 def markdown(result: dict[str, Any]) -> str:
     met = {True: "yes", False: "**no**", None: "–"}
+    runs = {(c.get("date", result["date"]), c.get("code", result["code"]),
+             c.get("repeat", result["repeat"])) for c in result["cases"].values()}  # fmt: skip
     lines = [
         SECTION, "",
         f"- Date: {result['date']}; code: {result['code']}; command: `{result['command']}`",
+        *(["- Cases merged from earlier runs: " + "; ".join(
+            f"{', '.join(k for k, c in result['cases'].items() if c.get('date') == d)} on "
+            f"{d} (code {code}, medians of {n})" for d, code, n in sorted(runs))]
+          if len(runs) > 1 else []),
         "- (A) = `python bench/baseline.py FILE`, the eight objectives in one DuckDB SQL script "
-        "as an analyst writes it; (B) = `python -m helpers run --json-only` (objectives, "
-        "insights and the default analyses). Alternating A B A B, medians of "
-        f"{result['repeat']}; four weeks of synthetic events.",
+        "as an analyst writes it; (B) = `python -m helpers run --json-only --debug` "
+        "(objectives, insights and the default analyses). Alternating A B A B, medians of "
+        f"{result['repeat'] if len(runs) == 1 else 'the runs above'}; four weeks of synthetic "
+        "events.",
         "", "| target | measured | met |", "|---|---|---|",
         *[f"| {t} | {m} | {met[ok]} |" for t, m, ok in result["targets"]],
         "", "| case | on disk MB | (A) s | (A) CPU s | (A) peak RSS MB | (B) s | (B) CPU s "
@@ -258,7 +270,9 @@ def main(argv: list[str] | None = None) -> int:
             work = Path(tmp) / case.replace("/", "_")
             work.mkdir()
             measured = versus(path, args.repeat, work)
-            measured.update(rows=rows, disk_mb=round(_size_on_disk(path) / 1e6, 1))
+            measured.update(rows=rows, disk_mb=round(_size_on_disk(path) / 1e6, 1),
+                            date=result["date"], code=result["code"],
+                            repeat=args.repeat)  # fmt: skip
             result["cases"][f"{size_label(rows)}/{fmt}"] = measured
         start_s = startup(Path(tmp), args.repeat)
     result["startup_s"] = start_s

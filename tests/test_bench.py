@@ -78,3 +78,20 @@ def test_the_hand_written_sql_gives_the_reports_objectives_on_the_sample() -> No
     sample = ROOT / "data" / "sample_events.csv.gz"
     report = build_report(ReportParams(source=str(sample)))
     assert objectives(str(sample)) == json.loads(json.dumps(report.objectives))
+
+
+def test_the_stage_times_are_the_reports_top_level_stages() -> None:
+    from bench.bench import stage_times
+
+    log = [
+        "helpers.report: reading the events: 0.14 s",
+        "helpers.report:   funnel: 0.45 s",  # an insight inside "insights": not counted twice
+        "helpers.report: insights: 1.66 s",
+        "helpers.report: the eight objectives, checked against the schema: 0.2 s",
+        "error: something else: 3 s",
+    ]
+    assert stage_times(log) == {
+        "reading the events": 0.14,
+        "insights": 1.66,
+        "the eight objectives, checked against the schema": 0.2,
+    }
