@@ -311,8 +311,8 @@ class Events:
                 within = limit or f"{default_memory_limit()} (the default, a tenth of memory)"
                 raise ReportError(
                     f"DuckDB ran out of memory within memory_limit {within} "
-                    f"({str(exc).splitlines()[0]}). Raise memory_limit, e.g. --set "
-                    f"memory_limit=50% (of the machine's memory); below it DuckDB spills to disk."
+                    f"({str(exc).splitlines()[0]}). Raise memory_limit, e.g. to 50% (of the "
+                    f"machine's memory) or 8GB; DuckDB spills to disk to stay within it."
                 ) from None
             damaged = next((f for f in self._files if f in str(exc)), None)
             if damaged is None:

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 from conftest import event
 
-from helpers.backend import json_fields
+from helpers.backend import with_json_fields
 from helpers.clean import finite_price, utc_microseconds
 from helpers.outputs import write_outputs
 
@@ -87,7 +87,7 @@ def test_unparseable_datetimes_are_null(text: str | None) -> None:
 )
 def test_finite_price(json_value: str, expected: float | None) -> None:
     table = ibis.duckdb.connect().create_table("prices", pa.table({"p": [json_value]}))
-    (node,) = json_fields("duckdb", table.p, ["$.price"])
+    table, (node,) = with_json_fields(table, "p", ["$.price"])
     value = finite_price(node, "duckdb")
     assert table.select(v=value).to_pyarrow().column("v").to_pylist() == [expected]
 

@@ -39,7 +39,6 @@ from helpers.backend._duckdb import (
     _create_json_macros,
     _json_extract_string,
     _json_last_columns,
-    _json_last_fields,
     _json_object,
     _json_type,
     _scan,
@@ -210,34 +209,14 @@ def _one_line(exc: BaseException | None) -> str:
 
 
 
-def json_fields(engine_name: str, doc: ir.StringValue, paths: list[str]) -> list[JsonField]:
-    """The values at ``paths`` (``$`` or ``$.a.b``) of the JSON text ``doc``; kind and text are
-    null when the text is not JSON or the path is absent."""
-    if engine_name == PYSPARK:
-        variant = _try_parse_json(doc)
-        return [
-            JsonField(
-                kind=_kind(_schema_of_variant(_try_variant_get(variant, path, "variant"))),
-                text=_try_variant_get_string(variant, path, "string"),
-            )
-            for path in paths
-        ]
-    if engine_name == POSTGRES:
-        return _pg_json_fields(_pg_try_json(doc), paths)
-    # One parse and one walk of the document for all paths; each value found is then small.
-    # A key given twice: the last value (see _duckdb's macros), as on the other engines.
-    return [
-        JsonField(kind=_kind(kind), text=_json_extract_string(node, "$"))
-        for node, kind in _json_last_fields(doc, paths)
-    ]
-
-
 def with_json_fields(
     table: ir.Table, column: str, paths: list[str]
 ) -> tuple[ir.Table, list[JsonField]]:
-    """:func:`json_fields` of the JSON text in ``column``, read once per row: ``table`` with
-    a kind and a text column per path (``_json_kind_N``, ``_json_text_N``) on DuckDB and
-    PostgreSQL, the same ``table`` on Spark, and the fields, which refer to that table.
+    """The values at ``paths`` (``$`` or ``$.a.b``) of the JSON text in ``column``, read once
+    per row; kind and text are null when the text is not JSON or the path is absent. Returns
+    ``table`` with a kind and a text column per path (``_json_kind_N``, ``_json_text_N``) on
+    DuckDB and PostgreSQL, the same ``table`` on Spark, and the fields, which refer to it. A
+    key given twice: the last value, on every engine (see _duckdb's macros).
 
     The fields' expressions are large (a key given twice is read the slow way on DuckDB) and
     every reader of a field would get its own copy: as columns behind a barrier (a LIMIT no
@@ -245,9 +224,16 @@ def with_json_fields(
     small (on DuckDB 335 kB -> 44 kB of SQL, and 2 s less planning in every run)."""
     engine_name = table.get_backend().name
     if engine_name == PYSPARK:  # Spark shares the work of copies itself
-        return table, json_fields(engine_name, table[column], paths)
+        variant = _try_parse_json(table[column])
+        return table, [
+            JsonField(
+                kind=_kind(_schema_of_variant(_try_variant_get(variant, path, "variant"))),
+                text=_try_variant_get_string(variant, path, "string"),
+            )
+            for path in paths
+        ]
     if engine_name == DUCKDB:
-        nodes, names = _json_last_columns(table, column, paths, computed_once)
+        nodes, names = _json_last_columns(table, column, paths)
         fields = [
             JsonField(kind=_kind(_json_type(node, "$")), text=_json_extract_string(node, "$"))
             for node in (nodes[n] for n in names)
