@@ -62,6 +62,7 @@ class ParquetFile:
     header: tuple[str, ...]  # column names as written in the file
     names: tuple[str, ...]  # the same, normalised (what the report calls them)
     kinds: tuple[str, ...]  # per column, how it becomes text: see :func:`text_kind`
+    types: tuple[str, ...]  # per column, its Arrow type as written (files alike are read as one)
     first_row: int  # ``_row`` of its first event: the files of a set follow each other
     rows: int
     label: str | None = None  # its ``_file``, when the set has several files
@@ -324,7 +325,8 @@ def _parquet_file(path: Path, *, first_row: int, label: str | None = None) -> Pa
     names = tuple(normalised_names(schema.names, origin=str(path)))
     kinds = tuple(text_kind(f.type, f.name) for f in schema)
     return ParquetFile(
-        path, tuple(schema.names), names, kinds, first_row=first_row, rows=metadata.num_rows,
+        path, tuple(schema.names), names, kinds, tuple(str(f.type) for f in schema),
+        first_row=first_row, rows=metadata.num_rows,
         label=label, partitions=partition_columns(path, names),
     )
 

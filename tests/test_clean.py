@@ -9,9 +9,12 @@ import ibis
 import pyarrow as pa
 import pytest
 from conftest import event
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from helpers.backend import with_json_fields
 from helpers.clean import finite_price, utc_microseconds
+from helpers.datetimes import _parse_datetime
 from helpers.outputs import write_outputs
 
 
@@ -61,6 +64,29 @@ def test_datetime_formats_are_converted_to_utc(text: str, expected: int) -> None
 )
 def test_unparseable_datetimes_are_null(text: str | None) -> None:
     assert _parse([text]) == [None]
+
+
+_USUAL_SHAPES = st.builds(
+    "{}-{:02d}-{:02d}{}{:02d}:{:02d}:{:02d}{}{}".format,
+    st.sampled_from(["0000", "0001", "1999", "2021", "2024", "9999"]),
+    st.integers(0, 13), st.integers(0, 32), st.sampled_from(["T", " ", "t"]),
+    st.integers(0, 25), st.integers(0, 60), st.integers(0, 61),
+    st.one_of(st.just(""), st.text("0123456789", min_size=1, max_size=9).map(".{}".format)),
+    st.sampled_from([" UTC", "Z", "z", " utc", "", "+01:00"]),
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_USUAL_SHAPES, min_size=1, max_size=40))
+def test_the_fast_path_reads_every_cell_as_the_general_parser_does(cells: list[str]) -> None:
+    """Most cells (an export's own shape, ISO's T and Z, up to six digits of a second) are
+    read by the engine's cast, the rest by the general parser: on every cell of those shapes,
+    valid or not (the year 0, month 13, 24:00, a seventh digit), both give the same."""
+    table = ibis.memtable(pa.table({"d": pa.array(cells, pa.string())}))
+    both = table.select(
+        fast=utc_microseconds(table.d), general=_parse_datetime(table.d, "duckdb")
+    ).to_pyarrow()
+    assert both.column("fast").to_pylist() == both.column("general").to_pylist()
 
 
 @pytest.mark.parametrize(

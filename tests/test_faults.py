@@ -23,7 +23,8 @@ CLI or of the report, and the outcome the README's "Data quality" section promis
 | a NUL byte, in row 1 or row 40,000 | CSV or JSON Lines | exit 2, naming the line |
 | a very large params cell | 5 MB (pyarrow reads 1 MiB blocks) | read; rows up to 1 GiB |
 | Hive folders | `env=development/`, `datetime=2021-01-23/`, `dt=...` | text columns; file wins |
-| a Parquet column DuckDB's scan uses | `file_row_number` | read as data |
+| a Parquet column DuckDB's scan uses | `file_row_number`, `file_index` | read as data |
+| glob characters, Parquet | `events[1].parquet` beside `events1.parquet` | that file |
 | a JSON key given twice | `{"price": 1200, "price": 1300}`, in test_groups | the last value |
 | a wide file | 1,001 columns, 6 rows | exit 2 in seconds (it took minutes) |
 | columns named like hidden ones | `_row`, `_line`, `_file`, `_invalid_line` | data (test_clean) |
@@ -394,7 +395,7 @@ def test_hive_env_folders_do_not_override_the_files_env(tmp_path):
     assert report.data_quality["rows_analysed"] == 2
 
 
-@pytest.mark.parametrize("column", ["file_row_number", "File_Row_Number"])
+@pytest.mark.parametrize("column", ["file_row_number", "File_Row_Number", "file_index"])
 def test_a_parquet_column_named_like_duckdbs_row_number_is_data(tmp_path, column):
     from helpers import build_report
     from helpers.params import ReportParams

@@ -181,3 +181,51 @@ def test_duckdb_scans_parquet_as_the_arrow_reader_reads_it(tmp_path: Path) -> No
     expected = int(moment.replace(tzinfo=UTC).timestamp() * 1_000_000)
     assert instants.us.to_pyarrow().to_pylist() == [expected, expected, None]
     assert raw.table.num_rows == 3
+
+
+def test_duckdb_reads_files_alike_as_one_scan(tmp_path: Path) -> None:
+    """A set of files with the same columns and types is one read_parquet (its files told
+    apart by DuckDB's file_index); files that differ get their own. Either way each row keeps
+    its place: ``_row`` over the whole set, ``_line`` in its file, ``_file``, and the columns
+    its folders name, exactly as the Arrow reader gives them."""
+    from helpers.backend import connect
+    from helpers.backend._duckdb import _scan
+
+    root = tmp_path / "events"
+    for i, folder in enumerate(["env=development", "env=production", "env=production"]):
+        path = root / folder / f"part-{i}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rows = [event(session_id=f"s{i}-{j}") for j in range(i + 2)]
+        pq.write_table(pa.Table.from_pylist(rows).drop_columns(["env"]), path)
+    (root / "env=staging").mkdir()
+    typed = pa.table({"datetime": ["2021-01-23 10:00:00.000 UTC"], "session_id": [7]})
+    pq.write_table(typed, root / "env=staging" / "odd.parquet")
+    raw = read_events(str(root))
+    assert _scan(raw.parquet).count("read_parquet(") == 2  # the three alike, then the odd one
+
+    scanned = connect("duckdb").load(raw).to_pyarrow().to_pylist()
+    assert sorted(scanned, key=lambda r: r[ROW]) == raw.table.to_pylist()
+    by_row = {r[ROW]: r for r in scanned}
+    assert [by_row[r]["env"] for r in range(10)] == ["development"] * 2 + ["production"] * 7 + [
+        "staging"
+    ]
+    assert [by_row[r][LINE] for r in range(10)] == [2, 3, 2, 3, 4, 2, 3, 4, 5, 2]
+    assert by_row[9]["session_id"] == "7"
+
+
+def test_a_parquet_file_whose_name_holds_glob_characters_is_that_file(tmp_path: Path) -> None:
+    """DuckDB expands ``[1]``, ``*`` and ``?`` in the paths it reads; the report's files are
+    read as named (``events[1].parquet`` is not ``events1.parquet``), one or several."""
+    from helpers.backend import connect
+
+    named = tmp_path / "in" / "events[1].parquet"
+    named.parent.mkdir()
+    pq.write_table(pa.Table.from_pylist([event(), event(session_id="s2")]), named)
+    odd = tmp_path / "in" / "a*b?.parquet"
+    pq.write_table(pa.Table.from_pylist([event(session_id="s3")]), odd)
+    decoy = tmp_path / "in" / "events1.parquet"
+    pq.write_table(pa.Table.from_pylist([event(session_id="decoy")]), decoy)
+    for source, expected in ((str(named), ["s1", "s2"]),
+                             ([str(named), str(odd)], ["s1", "s2", "s3"])):  # fmt: skip
+        table = connect("duckdb").load(read_events(source)).to_pyarrow()
+        assert sorted(table.column("session_id").to_pylist()) == expected
