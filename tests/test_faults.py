@@ -415,6 +415,8 @@ DUPLICATE_KEYS = [
     '{"event_content": {"price": 1200}, "event_content": {"price": 1400}, "page": {}}',
     '{"page": {"request_id": 7, "request_id": "r1"}, "page": {"request_id": true}}',
     '{"page": {"request_id": "r2", "request_id": "r3"}}',
+    # Pretty-printed: the two keys are lines apart.
+    '{"event_content": {\n  "price": 1200,\n  "price": 1500\n}}',
 ]
 DUPLICATE_GROUPS = ['{"ab": "A", "cta": "red", "ab": "B"}', '{"x": "1", "x": 2}']
 
@@ -458,6 +460,7 @@ LAST_VALUES = [
     (1400.0, None, None, None),
     (None, None, "boolean", "true"),
     (None, None, "string", "r3"),
+    (1500.0, None, None, None),
 ]
 LAST_GROUPS = [(0, "ab", "B"), (0, "cta", "red"), (1, "x", "2")]
 
