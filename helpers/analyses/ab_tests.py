@@ -118,16 +118,21 @@ def assignments(events: ir.Table) -> ir.Table:
     written (trimmed), any other JSON value as its JSON text. Reading the JSON is the
     backend's business (``helpers.backend.object_entries``).
     """
-    # A user's events nearly all carry the same cell: read each distinct cell of a user once.
+    # A user's events nearly all carry the same cell, and users share a few cells (one per
+    # combination of groups): each distinct cell's JSON is read once, and its (test, group)
+    # pairs joined to the users who have it (1M events: 3 cells read, not 192,076).
     cells = events.filter(events.test_groups.notnull()).select("user_id", "test_groups")
-    entries = object_entries(cells.distinct(), "test_groups", keep=["user_id"])
+    cells = cells.distinct()
+    texts = cells.select("test_groups").distinct()
+    entries = object_entries(texts, "test_groups", keep=["test_groups"])
     engine = events.get_backend().name
-    cells = entries.select(
-        "user_id",
+    pairs = entries.select(
+        "test_groups",
         test=strip(engine, entries.key).nullif(""),
         group=strip(engine, entries.value).nullif(""),
     )
-    return cells.filter(cells.test.notnull() & cells.group.notnull()).distinct()
+    pairs = pairs.filter(pairs.test.notnull() & pairs.group.notnull())
+    return cells.join(pairs, "test_groups").select("user_id", "test", "group").distinct()
 
 
 def membership(events: ir.Table) -> ir.Table:
