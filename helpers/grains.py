@@ -58,7 +58,20 @@ class Grains:
         complete = events.mutate(
             **{c: ibis.null("string") for c in _SUMMARISED if c not in events.columns}
         )
-        return cls(events, users(complete).cache(), sessions(complete).cache(), params, absent)
+        if params.user_column != "session_id":
+            return cls(events, users(complete).cache(), sessions(complete).cache(), params, absent)
+        # A user is a session (the default): both tables are one aggregate of the events,
+        # grouped once (a pass over every event fewer: 100M events spill it to disk).
+        e = complete
+        both = e.group_by(user_id=e.user_id).aggregate(**(_user_values(e) | _session_values(e)))
+        both = both.cache()
+        return cls(
+            events,
+            both.select("user_id", *_user_values(e)),
+            both.select(both.user_id.name("session_id"), *_session_values(e)),
+            params,
+            absent,
+        )
 
     def kept(self, key: Hashable, build: Callable[[], ir.Table]) -> ir.Table:
         """``build()`` cached on the engine the first time ``key`` is asked for, and that table
@@ -109,26 +122,33 @@ def last(column: ir.Column, order: ir.Column) -> ir.Scalar:
 
 def users(events: ir.Table) -> ir.Table:
     """One row per user: first-touch attributes, where the journey starts, and what they did."""
-    e = events
-    return e.group_by(user_id=e.user_id).aggregate(
-        device_class=first(e.device_class, e._seq).fill_null(UNKNOWN_DEVICE),
-        first_om_source=first(e.om_source, e._seq).fill_null(NO_OM_SOURCE),
-        starts_on=first(e.page_type, e._seq),
-        viewed_apartment=(e.page_type == APARTMENT_VIEW).any().fill_null(False),
-        clicked_book_now=(e.event_type == BOOK_NOW).any().fill_null(False),
-        created_request_draft=(e.event_type == REQUEST_DRAFT).any().fill_null(False),
-        has_request_id=e.has_request_id.any().fill_null(False),
-    )
+    return events.group_by(user_id=events.user_id).aggregate(**_user_values(events))
 
 
 def sessions(events: ir.Table) -> ir.Table:
     """One row per session: its duration (last event's time minus first's, in microseconds; 0
     for one event), the page types it starts and ends on, its events and page views."""
-    e = events
-    return e.group_by(session_id=e.session_id).aggregate(
-        duration_us=e.ts_us.max() - e.ts_us.min(),
-        starts_on=first(e.page_type, e._seq),
-        ends_on=last(e.page_type, e._seq),
-        events=e.count(),
-        page_views=e.count(where=e.event_type == PAGE_VIEW),
-    )
+    return events.group_by(session_id=events.session_id).aggregate(**_session_values(events))
+
+
+def _user_values(e: ir.Table) -> dict[str, ir.Scalar]:
+    return {
+        "device_class": first(e.device_class, e._seq).fill_null(UNKNOWN_DEVICE),
+        "first_om_source": first(e.om_source, e._seq).fill_null(NO_OM_SOURCE),
+        "starts_on": first(e.page_type, e._seq),
+        "viewed_apartment": (e.page_type == APARTMENT_VIEW).any().fill_null(False),
+        "clicked_book_now": (e.event_type == BOOK_NOW).any().fill_null(False),
+        "created_request_draft": (e.event_type == REQUEST_DRAFT).any().fill_null(False),
+        "has_request_id": e.has_request_id.any().fill_null(False),
+    }
+
+
+def _session_values(e: ir.Table) -> dict[str, ir.Scalar]:
+    # starts_on is the users' own (the same definition): one column serves both tables.
+    return {
+        "duration_us": e.ts_us.max() - e.ts_us.min(),
+        "starts_on": first(e.page_type, e._seq),
+        "ends_on": last(e.page_type, e._seq),
+        "events": e.count(),
+        "page_views": e.count(where=e.event_type == PAGE_VIEW),
+    }

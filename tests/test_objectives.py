@@ -334,3 +334,18 @@ def test_breakdowns_are_ordered_by_users_then_by_value(report_of, tmp_path) -> N
     assert list(report.objectives["users_by_device_class"].items()) == expected
     written = json.loads(write_outputs(report, tmp_path)["report"].read_text())
     assert list(written["objectives"]["users_by_device_class"].items()) == expected
+
+
+def test_when_a_user_is_a_session_one_aggregate_gives_both_tables() -> None:
+    """With the default user column, users and sessions are one grouping of the events, read
+    once: each table equals its own grouping (the bundled sample, 50,000 events)."""
+    from helpers import open_events
+    from helpers.grains import sessions, users
+
+    events = open_events()
+    for table, separate, key in ((events.users, users(events.events), "user_id"),
+                                 (events.sessions, sessions(events.events), "session_id")):
+        assert table.columns == separate.columns
+        one = table.to_pyarrow().sort_by(key)
+        assert one.num_rows > 10_000
+        assert one.equals(separate.to_pyarrow().sort_by(key))
