@@ -4,6 +4,7 @@ the whole against an independent reading (tests/oracle_analyses.py) on random mu
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 import oracle_analyses as oracle
@@ -432,3 +433,28 @@ def test_every_analysis_agrees_with_the_oracle_on_random_weeks(events_of, rows, 
     for p in got["lifecycle"]["periods"]:  # active = new + returning + resurrecting
         active = next(t for t in got["trends"]["periods"] if t["period"] == p["period"])
         assert active["active_users"] == p["new"] + p["returning"] + p["resurrecting"]
+
+
+_FIRST_DAY = (date(1, 1, 1) - date(1970, 1, 1)).days
+_LAST_DAY = (date(9999, 12, 31) - date(1970, 1, 1)).days
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(_FIRST_DAY, _LAST_DAY), min_size=1, max_size=50))
+def test_the_engines_month_number_is_the_calendars(days: list[int]) -> None:
+    """A month's number in the engine (its calendar) equals Python's, on any day of the years
+    1-9999, month ends and leap days included."""
+    import ibis
+    import pyarrow as pa
+
+    from helpers import periods
+
+    edges = [(date(y, m, 1) - date(1970, 1, 1)).days + k for y, m in
+             ((2000, 3), (1900, 3), (2021, 1), (1, 2), (9999, 12)) for k in (-1, 0)]  # fmt: skip
+    cells = [*days, *edges]
+    table = ibis.memtable(pa.table({"d": pa.array(cells, pa.int64())}))
+    found = table.select(m=periods.index_of_day("month", table.d)).to_pyarrow()
+    assert found.column("m").to_pylist() == [periods.index_of_day("month", d) for d in cells]
+    assert [periods.label("month", periods.index_of_day("month", d)) for d in edges[:2]] == [
+        "2000-02-01", "2000-03-01"
+    ]

@@ -50,7 +50,8 @@ def _pg_json_fields(doc: ir.JSONValue, paths: list[str]) -> list[JsonField]:
 # They are PARALLEL UNSAFE because a PL/pgSQL exception block cannot run in a parallel worker.
 #
 # Each also gives DuckDB's answer where the two engines read a value differently:
-# - try_timestamp: only the shape clean.py builds (PostgreSQL alone would also read
+# - try_timestamp: only the shapes helpers.datetimes builds or passes on, with a space or ISO's
+#   T between date and time (PostgreSQL alone would also read
 #   'yesterday', 'epoch' or 'J2459238'); a 60th second is refused (PostgreSQL rolls it into
 #   the next minute) and year 0 is 1 BC (PostgreSQL refuses year 0);
 # - try_float8: a number beyond a double's range is +-infinity, one below it zero (PostgreSQL
@@ -65,7 +66,7 @@ _POSTGRES_FUNCTIONS = r"""
 CREATE OR REPLACE FUNCTION pg_temp.try_timestamp(cell text) RETURNS timestamp
 LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL UNSAFE AS $fn$
 BEGIN
-  IF cell !~ '^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d+)?$' OR substr(cell, 18, 2) = '60' THEN
+  IF cell !~ '^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?$' OR substr(cell, 18, 2) = '60' THEN
     RETURN NULL;
   END IF;
   IF left(cell, 4) = '0000' THEN
