@@ -98,12 +98,10 @@ def utc_microseconds(text: ir.StringValue, datetime_format: str | None = None) -
         return epoch_microseconds(text, datetime_format)
     if datetime_format is not None:
         return pattern_microseconds(text, datetime_format)
-    # Nearly every cell of an export has one shape, which the engine's cast reads directly, at
-    # a third of the cost of the general parser below; a CASE evaluates that one only for
-    # the other cells.
-    # (The general parser's groups are read from the cell 14 times: 9% of the synthetic cells,
-    # written with two digits of a second or none, took two thirds of its time.) The year 0
-    # casts (1 BC) but is no datetime the report writes: the general parser refuses it.
+    # Nearly every cell of an export has a shape the engine's cast reads directly; a CASE
+    # evaluates the general parser below (its groups read from the cell 14 times) only for
+    # the other cells. The year 0 casts (1 BC) but is no datetime the report writes: the
+    # general parser refuses it.
     engine = text.get_backend().name
     usual = text.re_search(_USUAL_DATETIME) & ~text.startswith("0000")
     zone = ibis.ifelse(text.endswith("Z"), 1, 4)  # " UTC" or "Z"

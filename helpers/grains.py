@@ -62,13 +62,13 @@ class Grains:
             return cls(events, users(complete).cache(), sessions(complete).cache(), params, absent)
         # A user is a session (the default): both tables are one aggregate of the events,
         # grouped once (a pass over every event fewer: 100M events spill it to disk).
-        e = complete
-        both = e.group_by(user_id=e.user_id).aggregate(**(_user_values(e) | _session_values(e)))
+        per_user, per_session = _user_values(complete), _session_values(complete)
+        both = complete.group_by(user_id=complete.user_id).aggregate(**(per_user | per_session))
         both = both.cache()
         return cls(
             events,
-            both.select("user_id", *_user_values(e)),
-            both.select(both.user_id.name("session_id"), *_session_values(e)),
+            both.select("user_id", *per_user),
+            both.select(both.user_id.name("session_id"), *per_session),
             params,
             absent,
         )
