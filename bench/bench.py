@@ -134,8 +134,10 @@ class Run:
     cpu_s: float | None = None  # user + system CPU seconds of the measured command
     other_cpu_s: float | None = None  # CPU seconds the rest of the machine used meanwhile
     stderr_tail: str = ""
-    # The report's stage times, where it ran with --debug ("helpers.report: cleaning: 5.53 s").
+    # The report's stage times, where it ran with --debug ("helpers.report: cleaning: 5.53 s"),
+    # and those of each insight and analysis ("helpers.report:   funnel: 0.74 s").
     stages: dict[str, float] = field(default_factory=dict)
+    parts: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -272,17 +274,21 @@ def measure(
             other_cpu_s=other,
             stderr_tail="\n".join(lines[-15:]),
             stages=stage_times(lines),
+            parts=stage_times(lines, parts=True),
         )
 
 
 _STAGE = re.compile(r"^helpers\.report: (?P<stage>[^: ][^:]*): (?P<s>\d+(?:\.\d+)?) s$")
+_PART = re.compile(r"^helpers\.report:   (?P<stage>[^: ][^:]*): (?P<s>\d+(?:\.\d+)?) s$")
 
 
-def stage_times(stderr_lines: list[str]) -> dict[str, float]:
-    """The top-level stage times ``--debug`` logs (indented sub-stages left out)."""
+def stage_times(stderr_lines: list[str], *, parts: bool = False) -> dict[str, float]:
+    """The top-level stage times ``--debug`` logs; with ``parts``, the indented ones instead
+    (each insight and analysis)."""
+    pattern = _PART if parts else _STAGE
     found = {}
     for line in stderr_lines:
-        if m := _STAGE.match(line):
+        if m := pattern.match(line):
             found[m["stage"]] = float(m["s"])
     return found
 

@@ -3,15 +3,17 @@
 Run from the repository root with the project's virtualenv (``make bench`` runs it after
 :mod:`bench.bench`)::
 
-    .venv/bin/python -m bench.versus                          # 1m csv, 1m parquet, 10m parquet
-    .venv/bin/python -m bench.versus --cases 1m/csv,100m/parquet --repeat 1
+    .venv/bin/python -m bench.versus                  # 1m csv, 1m parquet, 10m and 100m parquet
+    .venv/bin/python -m bench.versus --cases 1m/csv,10m/parquet --repeat 1
 
 For each case, in one run and alternating, A B A B A B: (A) ``python bench/baseline.py FILE``
 and (B) ``python -m helpers run --source FILE --json-only --debug`` (the default report:
 objectives, insights, the default analyses; ``--debug`` only logs each stage's time), each a
-fresh process on a warm page cache. Records the median wall time, CPU seconds and peak RSS
-of each, (B)'s stage times, the ratio B/A, and whether both give the same eight objectives;
-also the startup of (B) on a 10-row file. The events are four weeks of synthetic data
+fresh process on a warm page cache: ``--repeat`` pairs (3), and ``--repeat-big`` (1) for a
+case of 50M rows or more (a 100M pair takes some 25 minutes). Records the median wall time,
+CPU seconds and peak RSS of each, (B)'s stage times (and each insight's and analysis's), the
+ratio B/A, and whether both give the same eight objectives; also the startup of (B) on a
+10-row file. The events are four weeks of synthetic data
 (:func:`helpers.synthetic.synthetic_events`), generated once under ``bench/cache/``; the
 100m case is a directory of Parquet files.
 
@@ -48,13 +50,15 @@ from bench.bench import (
 
 DAYS = 28
 SECTION = "## Against hand-written SQL"
-_DEFAULT_CASES = "1m/csv,1m/parquet,10m/parquet"
+_DEFAULT_CASES = "1m/csv,1m/parquet,10m/parquet,100m/parquet"
+#: From this many rows a case is a directory of Parquet files, and runs ``--repeat-big`` times.
+BIG = 50_000_000
 
 
 def events_path(cache: Path, rows: int, fmt: str, seed: int) -> Path:
     """The cached events of a case; a 100m Parquet case is a directory of files."""
     name = f"events_{size_label(rows)}_seed{seed}_days{DAYS}"
-    if fmt == "parquet" and rows >= 50_000_000:
+    if fmt == "parquet" and rows >= BIG:
         path = cache / name
         if not (path / "_complete").exists():
             from helpers.synthetic import synthetic_events
@@ -96,6 +100,10 @@ def _summary(runs: list[Any]) -> dict[str, Any]:
         "stages_s": {
             stage: round(statistics.median(r.stages[stage] for r in ok if stage in r.stages), 3)
             for stage in dict.fromkeys(stage for r in ok for stage in r.stages)
+        },
+        "parts_s": {
+            part: round(statistics.median(r.parts[part] for r in ok if part in r.parts), 3)
+            for part in dict.fromkeys(part for r in ok for part in r.parts)
         },
         "stderr_tail": next((r.stderr_tail for r in runs if r.returncode != 0), ""),
     }
@@ -192,32 +200,32 @@ def targets(cases: dict[str, dict[str, Any]], start_s: float | None) -> list[tup
 
 def markdown(result: dict[str, Any]) -> str:
     met = {True: "yes", False: "**no**", None: "–"}
-    runs = {(c.get("date", result["date"]), c.get("code", result["code"]),
-             c.get("repeat", result["repeat"])) for c in result["cases"].values()}  # fmt: skip
+    runs = {(c.get("date", result["date"]), c.get("code", result["code"]))
+            for c in result["cases"].values()}  # fmt: skip
     lines = [
         SECTION, "",
         f"- Date: {result['date']}; code: {result['code']}; command: `{result['command']}`",
         *(["- Cases merged from earlier runs: " + "; ".join(
             f"{', '.join(k for k, c in result['cases'].items() if c.get('date') == d)} on "
-            f"{d} (code {code}, medians of {n})" for d, code, n in sorted(runs))]
+            f"{d} (code {code})" for d, code in sorted(runs))]
           if len(runs) > 1 else []),
         "- (A) = `python bench/baseline.py FILE`, the eight objectives in one DuckDB SQL script "
         "as an analyst writes it; (B) = `python -m helpers run --json-only --debug` "
         "(objectives, insights and the default analyses). Alternating A B A B, medians of "
-        f"{result['repeat'] if len(runs) == 1 else 'the runs above'}; four weeks of synthetic "
-        "events.",
+        "the runs the table gives; four weeks of synthetic events.",
         "", "| target | measured | met |", "|---|---|---|",
         *[f"| {t} | {m} | {met[ok]} |" for t, m, ok in result["targets"]],
         "", "| case | on disk MB | (A) s | (A) CPU s | (A) peak RSS MB | (B) s | (B) CPU s "
-        "| (B) peak RSS MB | B/A | same objectives |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| (B) peak RSS MB | B/A | same objectives | runs |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ]  # fmt: skip
     for key, c in result["cases"].items():
         a, b = c["baseline"], c["report"]
         lines.append(
             f"| {key} | {c['disk_mb']} | {a['median_wall_s']} | {a['median_cpu_s']} | "
             f"{a['peak_rss_mb']} | {b['median_wall_s']} | {b['median_cpu_s']} | "
-            f"{b['peak_rss_mb']} | {c['ratio']} | {c['same_objectives']} |"
+            f"{b['peak_rss_mb']} | {c['ratio']} | {c['same_objectives']} | "
+            f"{c.get('repeat', result['repeat'])} |"
         )
     stages = list(dict.fromkeys(st for c in result["cases"].values()
                                 for st in c["report"].get("stages_s", {})))  # fmt: skip
@@ -228,6 +236,15 @@ def markdown(result: dict[str, Any]) -> str:
         for key, c in result["cases"].items():
             got = c["report"].get("stages_s", {})
             lines.append(f"| {key} | " + " | ".join(str(got.get(st, "")) for st in stages) + " |")
+    parts = list(dict.fromkeys(p for c in result["cases"].values()
+                               for p in c["report"].get("parts_s", {})))  # fmt: skip
+    if parts:
+        lines += ["", "Each insight and analysis of (B) (`--debug`, medians, seconds):", "",
+                  "| case | " + " | ".join(parts) + " |",
+                  "|---|" + "---:|" * len(parts)]  # fmt: skip
+        for key, c in result["cases"].items():
+            got = c["report"].get("parts_s", {})
+            lines.append(f"| {key} | " + " | ".join(str(got.get(p, "")) for p in parts) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -247,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.versus", description=__doc__.split("\n")[0])
     p.add_argument("--cases", default=_DEFAULT_CASES, help="SIZE/FORMAT,... (%(default)s)")
     p.add_argument("--repeat", type=int, default=3, help="runs of each, alternating")
+    p.add_argument("--repeat-big", type=int, default=1,
+                   help=f"runs of each for a case of {BIG:,} rows or more")  # fmt: skip
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache", type=Path, default=BENCH / "cache")
     p.add_argument("--merge", action="store_true", help="keep the cases measured before")
@@ -269,10 +288,10 @@ def main(argv: list[str] | None = None) -> int:
             log(f"{case}: {path}")
             work = Path(tmp) / case.replace("/", "_")
             work.mkdir()
-            measured = versus(path, args.repeat, work)
+            repeat = args.repeat_big if rows >= BIG else args.repeat
+            measured = versus(path, repeat, work)
             measured.update(rows=rows, disk_mb=round(_size_on_disk(path) / 1e6, 1),
-                            date=result["date"], code=result["code"],
-                            repeat=args.repeat)  # fmt: skip
+                            date=result["date"], code=result["code"], repeat=repeat)  # fmt: skip
             result["cases"][f"{size_label(rows)}/{fmt}"] = measured
         start_s = startup(Path(tmp), args.repeat)
     result["startup_s"] = start_s

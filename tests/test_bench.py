@@ -62,12 +62,19 @@ def test_the_report_is_measured_against_the_hand_written_sql(tmp_path: Path) -> 
         stages = case["report"]["stages_s"]
         assert {"reading the events", "cleaning", "insights", "analyses"} <= set(stages), stages
         assert 0 < sum(stages.values()) < case["report"]["median_wall_s"] * 1.5
+        # ...and each insight's and analysis's, which add up to their stages.
+        parts = case["report"]["parts_s"]
+        assert {"funnel", "paths", "retention", "trends"} <= set(parts), parts
+        assert sum(parts.values()) <= (stages["insights"] + stages["analyses"]) * 1.1 + 0.05
+        assert case["repeat"] == 2
     assert 0 < result["startup_s"] < 60
     md = out.with_suffix(".md").read_text()
     assert "## Spark jobs per report\n\nkept" in md  # another script's section is kept
     assert "## Against hand-written SQL" in md and "| 10k/csv |" in md
     assert "startup: a 10-row file under 1.5 s" in md
     assert "(B)'s stages" in md and "| analyses |" in md
+    assert "Each insight and analysis of (B)" in md and "| funnel |" in md
+    assert "| same objectives | runs |" in md and "| True | 2 |" in md
 
 
 def test_the_hand_written_sql_gives_the_reports_objectives_on_the_sample() -> None:
