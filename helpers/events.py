@@ -117,8 +117,11 @@ class Events:
                 # rejected rows): parsed once and kept by Spark (in memory, on disk beyond).
                 return table.cache()
             return table
-        self._raw = self._raw or read_events(p.source_path, **p.sheet_options())
-        self._files = [str(f.path) for f in self._raw.parquet]
+        self._raw = self._raw or read_events(
+            p.source_path, csv_memory=self.engine.csv_memory, **p.sheet_options()
+        )
+        if self._raw.source.get("kind") == "parquet":  # not a CSV's own temporary Parquet files
+            self._files = [str(f.path) for f in self._raw.parquet]
         return self.engine.load(self._raw)
 
     @property

@@ -18,13 +18,18 @@ CSV and JSON Lines files, workbooks and Google Sheets are parsed here into Arrow
 (:mod:`helpers.csvs`, :mod:`helpers.jsonl`, :mod:`helpers.xlsx`). Parquet files are only
 checked here (schema, row counts, the columns its folders name: ``env=development/``);
 an engine that reads Parquet itself (DuckDB) scans them
-where they are, which keeps a 10M-row export out of Python's memory. :attr:`RawEvents.table`
+where they are, which keeps a 10M-row export out of Python's memory. So does a CSV too big
+to parse into memory: it is streamed into a temporary Parquet file, a block at a time, and
+scanned as one (:func:`read_events`' ``csv_memory``). :attr:`RawEvents.table`
 gives the same rows as Arrow for engines that need it. Which files a source names, and how
 several are one data set, is :mod:`helpers.files`.
 """
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -42,9 +47,10 @@ import pyarrow.parquet as pq
 
 from helpers import files as found_files
 from helpers.activity import normalise_header
-from helpers.csvs import read_csv
+from helpers.csvs import LINE_COLUMN, csv_header, csv_to_parquet, parsed_size, read_csv
 from helpers.errors import SourceError
 from helpers.jsonl import INVALID, read_jsonl, stack_blank_filled
+from helpers.leftovers import owned_prefix, remove_dead
 from helpers.params import is_google_sheet
 
 #: The hidden columns (see the module's docstring): never data, never a header. Each name
@@ -69,6 +75,9 @@ class ParquetFile:
     # Text columns from its folders' names (``env=development/``) that the file lacks: see
     # :func:`partition_columns`.
     partitions: tuple[tuple[str, str | None], ...] = ()
+    # The column holding each row's ``_line`` (a CSV streamed into Parquet, whose rows may
+    # span lines); without one, a row's line is its place + 2.
+    line_column: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,10 +98,15 @@ class RawEvents:
             return self.arrow
         tables = []
         for f in self.parquet:
-            table = _all_text(_read_parquet(f.path)).rename_columns(list(f.names))
+            table = _read_parquet(f.path)
+            lines = np.arange(2, table.num_rows + 2)
+            if f.line_column is not None:
+                lines = table.column(f.line_column).to_numpy()
+                table = table.drop_columns([f.line_column])
+            table = _all_text(table).rename_columns(list(f.names))
             for name, value in f.partitions:
                 table = table.append_column(name, pa.array([value] * table.num_rows, pa.string()))
-            tables.append(_located(table, np.arange(2, table.num_rows + 2), f.label))
+            tables.append(_located(table, lines, f.label))
         try:
             table = pa.concat_tables(tables, promote_options="default")
         except pa.ArrowInvalid as exc:
@@ -100,11 +114,18 @@ class RawEvents:
         return _numbered(table)
 
 
-def read_events(source: str | Sequence[str], **sheet_options: Any) -> RawEvents:
+def read_events(
+    source: str | Sequence[str], *, csv_memory: int | None = None, **sheet_options: Any
+) -> RawEvents:
     """Read a Google Sheet (a sheet URL or ``gsheet:KEY``; ``sheet_options`` go to
     :func:`read_google_sheet`), or events files: a CSV (.csv, .csv.gz, .tsv), JSON Lines
     (.jsonl, .ndjson, .gz), Parquet (.parquet) or Excel (.xlsx, the sheet ``worksheet``
-    names) file, a directory or glob of them, or a list of those (see :mod:`helpers.files`)."""
+    names) file, a directory or glob of them, or a list of those (see :mod:`helpers.files`).
+
+    ``csv_memory``: the memory CSV files may take parsed (bytes; see
+    :func:`~helpers.csvs.parsed_size`). Files that would take more are streamed into
+    temporary Parquet files instead, for an engine that scans Parquet (see
+    :func:`streamed_csv`); None parses every CSV into memory."""
     if isinstance(source, str) and is_google_sheet(source):
         from helpers.gsheets import read_google_sheet  # gspread only when a sheet is read
 
@@ -123,6 +144,14 @@ def read_events(source: str | Sequence[str], **sheet_options: Any) -> RawEvents:
                 first_row += parquet[-1].rows
             block = {"kind": data.kind, "name": data.name, "sha256": digest.result()}
             return RawEvents(source=block, parquet=tuple(parquet))
+        csv_too_big = (
+            data.kind == "csv" and csv_memory is not None
+            and sum(map(parsed_size, data.files)) > csv_memory
+        )  # fmt: skip
+        streamed = streamed_csv(data.files, labels) if csv_too_big else None
+        if streamed is not None:
+            block = {"kind": data.kind, "name": data.name, "sha256": digest.result()}
+            return RawEvents(source=block, parquet=streamed)
         worksheet = sheet_options.get("worksheet")
         tables = [
             _read_file(path, data.kind, label, worksheet)
@@ -154,6 +183,48 @@ def _read_file(path: Path, kind: str, label: str | None, worksheet: Any) -> pa.T
         names = normalised_names(keys, origin=str(path)) if checked else []
         table = table.rename_columns([*names, *table.column_names[len(names):]])
     return _located(table, lines, label)
+
+
+def streamed_csv(
+    files: Sequence[Path], labels: Sequence[str | None]
+) -> tuple[ParquetFile, ...] | None:
+    """CSV files streamed into Parquet files of a temporary directory (removed when the
+    process ends): the same rows, cells and lines as :func:`read_csv` gives, without holding
+    them in memory. None when a file's lines need the whole file (blank lines among its rows)
+    or the files have different columns (stacked in memory, blank where a file lacks one)."""
+    headers = [normalised_names(csv_header(f).names, origin=str(f)) for f in files]
+    if any(h != headers[0] for h in headers):
+        return None
+    names = tuple(headers[0])
+    columns = tuple(f"c{i}" for i in range(len(names)))  # as csv_to_parquet names them
+    directory = _scratch_directory()
+    found, first_row = [], 0
+    for i, (path, label) in enumerate(zip(files, labels, strict=True)):
+        target = directory / f"{i:05d}.parquet"
+        rows = csv_to_parquet(path, target)
+        if rows is None:
+            shutil.rmtree(directory, ignore_errors=True)
+            return None
+        found.append(
+            ParquetFile(
+                target, columns, names, (TEXT,) * len(names), ("string",) * len(names),
+                first_row=first_row, rows=rows, label=label, line_column=LINE_COLUMN,
+            )
+        )  # fmt: skip
+        first_row += rows
+    return tuple(found)
+
+
+def _scratch_directory() -> Path:
+    """A fresh directory under the system's temporary one (``TMPDIR`` chooses the disk),
+    removed when the process ends; one left by a run killed outright is removed by the next."""
+    remove_dead(Path(tempfile.gettempdir()), _SCRATCH)
+    path = Path(tempfile.mkdtemp(prefix=owned_prefix(_SCRATCH)))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
+_SCRATCH = "customer-activity-csv-"
 
 
 def _numbered(table: pa.Table) -> pa.Table:

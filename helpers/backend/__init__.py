@@ -45,6 +45,7 @@ from helpers.backend._duckdb import (
     _scannable,
     _spill_directory,
     default_memory_limit,
+    memory_limit_bytes,
 )
 from helpers.backend._postgres import (
     _PG_TRY_CASTS,
@@ -96,6 +97,14 @@ class Engine:
         # A temporary table on PostgreSQL: a run leaves nothing behind in the database.
         temp = {"temp": True} if self.con.name == POSTGRES else {}
         return code_point_order(self.con.create_table(name, raw.table, overwrite=True, **temp))
+
+    @property
+    def csv_memory(self) -> int | None:
+        """The memory a CSV parsed into Arrow may take (bytes), for :func:`read_events`:
+        DuckDB's memory limit, so that a file bigger than what DuckDB may hold is streamed into
+        Parquet for DuckDB to scan, spilling as it needs; None (parse in memory) for the
+        engines that take the parsed rows themselves."""
+        return memory_limit_bytes(self.con.con) if self.name == DUCKDB else None
 
     @property
     def reads_files(self) -> bool:

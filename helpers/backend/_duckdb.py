@@ -33,7 +33,8 @@ def _scan(files: tuple[ParquetFile, ...]) -> str:
     files of 100M events ran out of memory at a 2.5 GB limit on the stack alone."""
     alike: dict[tuple, list[ParquetFile]] = {}
     for file in files:
-        key = (file.header, file.kinds, file.types, tuple(n for n, _ in file.partitions))
+        key = (file.header, file.kinds, file.types, tuple(n for n, _ in file.partitions),
+               file.line_column)  # fmt: skip
         alike.setdefault(key, []).append(file)
     return " UNION ALL BY NAME ".join(_scan_alike(group) for group in alike.values())
 
@@ -57,7 +58,8 @@ def _scan_alike(files: list[ParquetFile]) -> str:
     columns.append(
         f"file_row_number + {of_file([str(f.first_row) for f in files])} AS {_quoted(ROW)}"
     )
-    columns.append(f"file_row_number + 2 AS {_quoted(LINE)}")
+    line = _quoted(first.line_column) if first.line_column else "file_row_number + 2"
+    columns.append(f"{line} AS {_quoted(LINE)}")
     if first.label is not None:
         labels = [_text_literal(f.label) for f in files]
         columns.append(f"{of_file(labels)} AS {_quoted(FILE)}")
@@ -137,6 +139,22 @@ def default_memory_limit() -> str:
         with contextlib.suppress(OSError, ValueError):  # absent, or "max": no limit
             total = min(total, int(Path(cgroup).read_text()))
     return f"{max(total // 10, 10**9) // 10**6}MB"
+
+
+def memory_limit_bytes(con: Any) -> int | None:
+    """The connection's memory limit in bytes, as DuckDB tells it (to a tenth of its unit:
+    ``2.2 GiB``, ``953.6 MiB``); None for none.
+
+    >>> import duckdb
+    >>> memory_limit_bytes(duckdb.connect(config={"memory_limit": "1GiB"}))
+    1073741824
+    """
+    text = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    found = re.fullmatch(r"([\d.]+)\s*([KMGTP]?)(i?)B", str(text).strip())
+    if found is None:
+        return None
+    number, prefix, binary = found.groups()
+    return round(float(number) * (1024 if binary else 1000) ** "_KMGTP".index(prefix or "_"))
 
 
 @ibis.udf.scalar.builtin(name="json_type")
