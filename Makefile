@@ -37,8 +37,8 @@ test-fast: $(STAMP)
 
 # Generates (and caches in bench/cache/) 100k, 1M and 10M synthetic events, then writes
 # bench/results.md and bench/results.json: 20-45 min on 2 cores, longer on a busy machine;
-# then the report against hand-written DuckDB SQL, A B A B, at 1M CSV, 1M and 10M Parquet
-# (3 pairs each) and 100M Parquet (1 pair, 2.9 GB generated once): about 40 min more
+# then the report against hand-written DuckDB SQL, A B A B, at 1M and 10M CSV and Parquet
+# (3 pairs each) and 100M Parquet (1 pair, 2.9 GB generated once): about 45 min more
 # (bench/versus.py; its section of results.md).
 # e.g. make bench BENCH_ARGS="--code-at HEAD" VERSUS_ARGS="--cases 1m/csv".
 BENCH_ARGS ?=
