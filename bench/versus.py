@@ -231,25 +231,24 @@ def markdown(result: dict[str, Any]) -> str:
             f"{b['peak_rss_mb']} | {c['ratio']} | {c['same_objectives']} | "
             f"{c.get('repeat', result['repeat'])} |"
         )
-    stages = list(dict.fromkeys(st for c in result["cases"].values()
-                                for st in c["report"].get("stages_s", {})))  # fmt: skip
-    if stages:
-        lines += ["", "(B)'s stages (`--debug`, medians, seconds):", "",
-                  "| case | " + " | ".join(stages) + " |",
-                  "|---|" + "---:|" * len(stages)]  # fmt: skip
-        for key, c in result["cases"].items():
-            got = c["report"].get("stages_s", {})
-            lines.append(f"| {key} | " + " | ".join(str(got.get(st, "")) for st in stages) + " |")
-    parts = list(dict.fromkeys(p for c in result["cases"].values()
-                               for p in c["report"].get("parts_s", {})))  # fmt: skip
-    if parts:
-        lines += ["", "Each insight and analysis of (B) (`--debug`, medians, seconds):", "",
-                  "| case | " + " | ".join(parts) + " |",
-                  "|---|" + "---:|" * len(parts)]  # fmt: skip
-        for key, c in result["cases"].items():
-            got = c["report"].get("parts_s", {})
-            lines.append(f"| {key} | " + " | ".join(str(got.get(p, "")) for p in parts) + " |")
+    lines += _times_table(result, "stages_s", "(B)'s stages (`--debug`, medians, seconds):")
+    lines += _times_table(
+        result, "parts_s", "Each insight and analysis of (B) (`--debug`, medians, seconds):"
+    )
     return "\n".join(lines) + "\n"
+
+
+def _times_table(result: dict[str, Any], field: str, title: str) -> list[str]:
+    """A table of (B)'s times of ``field`` (``stages_s``, ``parts_s``), a row per case."""
+    names = list(dict.fromkeys(name for c in result["cases"].values()
+                               for name in c["report"].get(field, {})))  # fmt: skip
+    if not names:
+        return []
+    lines = ["", title, "", "| case | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    for key, c in result["cases"].items():
+        got = c["report"].get(field, {})
+        lines.append(f"| {key} | " + " | ".join(str(got.get(n, "")) for n in names) + " |")
+    return lines
 
 
 def write_section(page: Path, section: str) -> None:

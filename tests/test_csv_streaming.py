@@ -159,6 +159,12 @@ def test_a_set_of_csv_files_streams_with_each_rows_file(tmp_path: Path) -> None:
     assert len(streamed.parquet) == 2
     assert streamed.table.equals(kept.table)
     assert streamed.table.column(FILE).to_pylist() == ["a.csv", "a.csv", "b.csv"]
+    # ...and DuckDB's scan of the streamed files gives the report and the rejected rows (with
+    # each row's file and line) of the files read into memory.
+    params = ReportParams(source=str(days))
+    streamed_outputs = _outputs(tmp_path, "streamed", params, STREAM)
+    assert streamed_outputs == _outputs(tmp_path, "kept", params, None)
+    assert b"b.csv" in streamed_outputs[1]  # the bad datetime's row, named by its file
     # Files whose columns differ are stacked in memory, blank where a file lacks a column.
     write_csv(days / "c.csv", [event(session_id="c1")], columns=["datetime", "session_id"])
     kept, streamed = _both(days)
