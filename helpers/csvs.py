@@ -23,8 +23,9 @@ import gzip
 import io
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
@@ -171,7 +172,7 @@ def _streamed(path: Path, header: CsvHeader, block: int | None, target: Path) ->
     names = [f"c{i}" for i in range(len(header.names))]
     schema = pa.schema([*(pa.field(n, pa.string()) for n in names), (LINE_COLUMN, pa.int64())])
     rows = inside_so_far = 0
-    with pq.ParquetWriter(target, schema) as writer:
+    with _parquet_writer(target, schema) as write:
         for batch in pacsv.open_csv(path, **_options(header, block)):
             inside = np.zeros(batch.num_rows, dtype=np.int64)
             for column in batch.columns:
@@ -180,12 +181,42 @@ def _streamed(path: Path, header: CsvHeader, block: int | None, target: Path) ->
                 2 + header.leading + rows + inside_so_far
                 + np.arange(batch.num_rows, dtype=np.int64) + np.cumsum(inside) - inside
             )  # fmt: skip
-            writer.write_batch(
-                pa.record_batch([*batch.columns, pa.array(lines)], schema=schema)
-            )
+            write(pa.record_batch([*batch.columns, pa.array(lines)], schema=schema))
             rows += batch.num_rows
             inside_so_far += int(inside.sum())
     return rows, inside_so_far
+
+
+@contextmanager
+def _parquet_writer(target: Path, schema: pa.Schema) -> Iterator[Callable[[pa.RecordBatch], None]]:
+    """A function writing batches to ``target``; a failure to write (a full disk) says where
+    and what to do, not that the CSV is bad."""
+
+    def refused(exc: OSError) -> SourceError:
+        return SourceError(
+            f"could not write {target}, the temporary Parquet copy of a CSV too big to read "
+            f"into memory ({exc}). Give TMPDIR a disk with room (about an eighth of the CSV's "
+            f"size), or raise memory_limit to read the CSV into memory."
+        )
+
+    try:
+        writer = pq.ParquetWriter(target, schema)
+    except OSError as exc:
+        raise refused(exc) from None
+
+    def write(batch: pa.RecordBatch) -> None:
+        try:
+            writer.write_batch(batch)
+        except OSError as exc:
+            raise refused(exc) from None
+
+    try:
+        yield write
+    finally:
+        try:
+            writer.close()
+        except OSError as exc:
+            raise refused(exc) from None  # a full disk may show only with the last pages
 
 
 def _not_csv(path: Path, exc: Exception) -> SourceError:

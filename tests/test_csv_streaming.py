@@ -220,3 +220,11 @@ def test_the_streamed_files_are_removed_when_the_run_ends(tmp_path: Path) -> Non
     directory = Path(done.stdout.strip())
     assert directory.name.startswith("customer-activity-csv-")
     assert not directory.exists()
+
+
+def test_a_temporary_file_that_cannot_be_written_says_so(tmp_path: Path) -> None:
+    from helpers.csvs import csv_to_parquet
+
+    path = write_csv(tmp_path / "e.csv", [event()])
+    with pytest.raises(SourceError, match=r"could not write .*Give TMPDIR a disk with room"):
+        csv_to_parquet(path, tmp_path / "no such folder" / "e.parquet")
