@@ -8,14 +8,26 @@ process still exists (another user's process counts as alive).
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
 #: A directory of the prefix without a process id (made by a version before ids were in the
 #: names) is removed when it is older than this: no run lasts a week.
 _UNOWNED_AGE_SECONDS = 7 * 24 * 3600
+
+
+def fresh_directory(prefix: str) -> Path:
+    """A new directory ``<prefix><pid>-<random>`` under the system's temporary directory
+    (``TMPDIR`` chooses the disk), removed when this process ends; those of dead runs with
+    the prefix are removed first."""
+    remove_dead(Path(tempfile.gettempdir()), prefix)
+    path = Path(tempfile.mkdtemp(prefix=owned_prefix(prefix)))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 def owned_prefix(prefix: str) -> str:

@@ -27,9 +27,7 @@ several are one data set, is :mod:`helpers.files`.
 
 from __future__ import annotations
 
-import atexit
 import shutil
-import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -50,7 +48,7 @@ from helpers.activity import normalise_header
 from helpers.csvs import LINE_COLUMN, csv_header, csv_to_parquet, parsed_size, read_csv
 from helpers.errors import SourceError
 from helpers.jsonl import INVALID, read_jsonl, stack_blank_filled
-from helpers.leftovers import owned_prefix, remove_dead
+from helpers.leftovers import fresh_directory
 from helpers.params import is_google_sheet
 
 #: The hidden columns (see the module's docstring): never data, never a header. Each name
@@ -197,7 +195,7 @@ def streamed_csv(
         return None
     names = tuple(headers[0])
     columns = tuple(f"c{i}" for i in range(len(names)))  # as csv_to_parquet names them
-    directory = _scratch_directory()
+    directory = fresh_directory(_SCRATCH)  # removed when the process ends
     found, first_row = [], 0
     for i, (path, label) in enumerate(zip(files, labels, strict=True)):
         target = directory / f"{i:05d}.parquet"
@@ -213,15 +211,6 @@ def streamed_csv(
         )  # fmt: skip
         first_row += rows
     return tuple(found)
-
-
-def _scratch_directory() -> Path:
-    """A fresh directory under the system's temporary one (``TMPDIR`` chooses the disk),
-    removed when the process ends; one left by a run killed outright is removed by the next."""
-    remove_dead(Path(tempfile.gettempdir()), _SCRATCH)
-    path = Path(tempfile.mkdtemp(prefix=owned_prefix(_SCRATCH)))
-    atexit.register(shutil.rmtree, path, ignore_errors=True)
-    return path
 
 
 _SCRATCH = "customer-activity-csv-"

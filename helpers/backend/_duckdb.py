@@ -3,12 +3,9 @@ spill files out of the working directory, and the JSON functions called by name.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +14,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from helpers.backend._common import _literal, _quoted
-from helpers.leftovers import owned_prefix, remove_dead
+from helpers.leftovers import fresh_directory
 from helpers.sources import CAST, FILE, FLAG, LINE, NAIVE_TIMESTAMP, NO_VALUES, ROW, ParquetFile
 
 
@@ -112,10 +109,7 @@ def _spill_directory() -> str:
     ``.tmp/`` in the working directory, would litter (or fail in) wherever a run starts.
     Named after this process, so that a run killed outright (SIGKILL, or a notebook's kernel
     stopped by its manager) leaves one that the next run removes; a live run's stays."""
-    remove_dead(Path(tempfile.gettempdir()), _SPILL)
-    path = tempfile.mkdtemp(prefix=owned_prefix(_SPILL))
-    atexit.register(shutil.rmtree, path, ignore_errors=True)
-    return path
+    return str(fresh_directory(_SPILL))
 
 
 _SPILL = "customer-activity-spill-"
