@@ -7,9 +7,9 @@ Run from the repository root with the project's virtualenv::
 
 What it does, each measurement in a separate process:
 
-1. Generates synthetic events with :func:`helpers.synthetic.write_synthetic_events` for every
-   size and format under ``--cache`` (``bench/cache/``, git-ignored), reusing files already
-   there (same rows and seed give the same bytes).
+1. Generates four weeks of synthetic events (:func:`events_path`, the files
+   :mod:`bench.versus` reads) for every size and format under ``--cache`` (``bench/cache/``,
+   git-ignored), reusing files already there (same rows and seed give the same bytes).
 2. (a) the floor, ``bench/floor.py FILE``: pyarrow reads the file (all columns; a CSV as
    all-string columns with the project's options); (b) ``python -m helpers run --json-only``;
    (c) at ``--notebook-size`` (1m) CSV, the full papermill report (no ``--json-only``).
@@ -110,6 +110,41 @@ def least_squares_slope(xs: list[float], ys: list[float]) -> float | None:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum(
         (x - mx) ** 2 for x in xs
     )
+
+
+#: Every benchmark reads the same synthetic events: four weeks of them.
+DAYS = 28
+#: From this many rows Parquet events are a directory of files (and bench.versus runs such a
+#: case ``--repeat-big`` times).
+BIG = 50_000_000
+
+
+def events_path(cache: Path, rows: int, fmt: str, seed: int) -> Path:
+    """The cached events of ``rows`` rows in ``fmt``, generated the first time (the same rows
+    and seed give the same bytes); from :data:`BIG` rows Parquet is a directory of files."""
+    name = f"events_{size_label(rows)}_seed{seed}_days{DAYS}"
+    if fmt == "parquet" and rows >= BIG:
+        path = cache / name
+        if not (path / "_complete").exists():
+            import pyarrow.parquet as pq
+
+            from helpers.synthetic import synthetic_events
+
+            log(f"generating {rows:,} rows -> {path}/")
+            path.mkdir(parents=True, exist_ok=True)
+            for i, chunk in enumerate(synthetic_events(rows, seed=seed, days=DAYS)):
+                pq.write_table(chunk, path / f"part-{i:05d}.parquet")
+            (path / "_complete").write_text("")
+        return path
+    path = cache / f"{name}.{fmt}"
+    if not path.exists():
+        from helpers.synthetic import write_synthetic_events
+
+        log(f"generating {rows:,} rows -> {path}")
+        start = time.perf_counter()
+        write_synthetic_events(path, rows=rows, seed=seed, days=DAYS)
+        log(f"  {path.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - start:.1f} s")
+    return path
 
 
 def _dir_bytes(path: Path) -> int:
@@ -321,16 +356,8 @@ class Bench:
     # files ------------------------------------------------------------------------------
 
     def events_file(self, rows: int, fmt: str) -> Path:
-        from helpers.synthetic import write_synthetic_events
-
-        path = self.args.cache / f"events_{size_label(rows)}_seed{self.args.seed}.{fmt}"
-        if path.exists():
-            log(f"cached {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
-        else:
-            log(f"generating {rows:,} rows -> {path}")
-            start = time.perf_counter()
-            write_synthetic_events(path, rows=rows, seed=self.args.seed)
-            log(f"  {path.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - start:.1f} s")
+        path = events_path(self.args.cache, rows, fmt, self.args.seed)
+        log(f"events {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
         info = {"rows": rows, "format": fmt, "path": str(path), "bytes": path.stat().st_size}
         self.results["files"][f"{size_label(rows)}/{fmt}"] = info
         _warm(path)
@@ -719,6 +746,7 @@ def _meta(a: argparse.Namespace, code: Path) -> dict[str, Any]:
         },
         "repeat": a.repeat,
         "seed": a.seed,
+        "days": DAYS,
         "rss_source": "/usr/bin/time -v" if Path(TIME).exists() else "getrusage(RUSAGE_CHILDREN)",
     }
 
@@ -795,6 +823,7 @@ def markdown(r: dict[str, Any]) -> str:
         f"- Versions: Python {v['python']}, duckdb {v['duckdb']}, pyarrow {v['pyarrow']}, "
         f"ibis {v['ibis']}",
         f"- Command: `{m['command']}`",
+        f"- Events: synthetic, {m.get('days', 1)} day(s) of them, seed {m['seed']}.",
         f"- Wall time: median of {m['repeat']} runs, each a fresh process, warm page cache. "
         f"Peak RSS: largest single process, max over runs ({m['rss_source']}); the process "
         "tree figure is psutil sampling every 0.1 s (it can miss short peaks).",

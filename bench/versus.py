@@ -32,14 +32,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from bench.bench import (
     BENCH,
+    BIG,
     ROOT,
     _dir_bytes,
     _git,
     _warm,
+    events_path,
     least_squares_slope,
     log,
     mb,
@@ -48,39 +48,11 @@ from bench.bench import (
     size_label,
 )  # fmt: skip
 
-DAYS = 28
 SECTION = "## Against hand-written SQL"
 #: Issue 14's four sizes, whose times give the slope; 10m/csv shows a CSV too big to parse
 #: into memory (streamed into Parquet).
 _SIZES = ("1m/csv", "1m/parquet", "10m/parquet", "100m/parquet")
 _DEFAULT_CASES = "1m/csv,1m/parquet,10m/csv,10m/parquet,100m/parquet"
-#: From this many rows a case is a directory of Parquet files, and runs ``--repeat-big`` times.
-BIG = 50_000_000
-
-
-def events_path(cache: Path, rows: int, fmt: str, seed: int) -> Path:
-    """The cached events of a case; a 100m Parquet case is a directory of files."""
-    name = f"events_{size_label(rows)}_seed{seed}_days{DAYS}"
-    if fmt == "parquet" and rows >= BIG:
-        path = cache / name
-        if not (path / "_complete").exists():
-            from helpers.synthetic import synthetic_events
-
-            log(f"generating {rows:,} rows -> {path}/")
-            path.mkdir(parents=True, exist_ok=True)
-            for i, chunk in enumerate(synthetic_events(rows, seed=seed, days=DAYS)):
-                pq.write_table(chunk, path / f"part-{i:05d}.parquet")
-            (path / "_complete").write_text("")
-        return path
-    path = cache / f"{name}.{fmt}"
-    if not path.exists():
-        from helpers.synthetic import write_synthetic_events
-
-        log(f"generating {rows:,} rows -> {path}")
-        write_synthetic_events(path, rows=rows, seed=seed, days=DAYS)
-    return path
-
-
 def _code() -> str:
     """The commit measured, marked when the working tree differs from it."""
     dirty = " (with uncommitted changes)" if _git("status", "--porcelain", "--", "helpers") else ""
