@@ -72,7 +72,6 @@ from helpers.sources import RawEvents
 DUCKDB, PYSPARK, POSTGRES = "duckdb", "pyspark", "postgres"
 
 
-
 @dataclass(frozen=True)
 class Engine:
     """An Ibis connection and how to put raw events into it."""
@@ -154,9 +153,6 @@ class Engine:
 _TABLES_SHOWN = 20
 
 
-
-
-
 def connect(
     backend: str = DUCKDB, *, spark_master: str | None = None, memory_limit: str | None = None
 ) -> Engine:
@@ -208,14 +204,11 @@ def connect(
 
 #: Ibis's extra for a URL scheme, where the two differ.
 _EXTRAS = {"postgresql": "postgres"}
-#: Seconds to wait for a PostgreSQL server: libpq's default is to wait for ever.
 
 
 def _one_line(exc: BaseException | None) -> str:
     # Drivers write several lines (libpq adds a tab-indented hint); a message is one paragraph.
     return " ".join(str(exc).split())
-
-
 
 
 def with_json_fields(
@@ -399,10 +392,3 @@ def object_entries(table: ir.Table, column: str, keep: list[str]) -> ir.Table:
     entries = entries.mutate(key=entries.entries.keys().unnest())
     node = entries.entries[entries.key]
     return entries.select(*keep, "key", value=ibis.coalesce(node.str, node.cast("string")))
-
-
-
-
-
-
-

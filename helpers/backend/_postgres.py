@@ -14,6 +14,7 @@ import ibis.expr.types as ir
 
 from helpers.backend._common import JsonField, _kind, _quoted
 
+#: Seconds to wait for a PostgreSQL server: libpq's default is to wait for ever.
 _CONNECT_TIMEOUT = 15
 
 
