@@ -3,7 +3,7 @@
 import gc
 import sys
 
-# Importing Ibis, sqlglot, pandas and pydantic makes some million objects that live as long
+# Importing Ibis, sqlglot, pandas and pydantic makes some 100,000 objects that live as long
 # as the process. Every full collection would walk them all again, and the interpreter's exit
 # once more: 0.3-0.5 s of a short run. So import without the cyclic collector, then freeze
 # what the imports made (gc.freeze: the collector skips those objects from then on).
