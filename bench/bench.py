@@ -892,7 +892,8 @@ def markdown(r: dict[str, Any]) -> str:
     if r.get("memory_limit_runs"):
         lines += [
             "| size | format | memory_limit | completed | wall s | peak RSS MB | peak spill MB "
-            "| same report.json | unlimited (b) s | unlimited (b) peak RSS MB |",
+            "| same report.json as (b) | (b) s at the default limit "
+            "| (b) peak RSS MB at the default limit |",
             "|---|---|---|---|---:|---:|---:|---|---:|---:|",
         ]
         for s in r["memory_limit_runs"]:
